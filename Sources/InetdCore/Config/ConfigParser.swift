@@ -1,0 +1,374 @@
+/// The inetd.conf grammar: OpenBSD, FreeBSD and Debian dialects plus this
+/// project's `,key=value` options. Pure: text in, entries and diagnostics out;
+/// names are looked up later, by `ServiceResolver`.
+public struct ConfigParser {
+    public let file: String
+
+    public init(file: String) { self.file = file }
+
+    public struct Result {
+        public var entries: [ServiceEntry] = []
+        public var diagnostics: [Diagnostic] = []
+        /// Lines that carried an entry (valid or not), for the "no valid line" rule.
+        public var entryLineCount = 0
+    }
+
+    public static let builtins: Set<String> = ["echo", "discard", "chargen", "daytime", "time"]
+
+    public func parse(_ text: String) -> Result {
+        var result = Result()
+        var defaultHosts = ["*"]
+        for logical in logicalLines(text, diagnostics: &result.diagnostics) {
+            let fields = logical.fields
+            if fields.count == 1, fields[0].hasSuffix(":") {
+                // OpenBSD: a line that is only `addr:` sets the default address.
+                let hosts = String(fields[0].dropLast())
+                switch parseHosts(hosts) {
+                case .success(let parsed): defaultHosts = parsed
+                case .failure(let message): result.diagnostics.append(error(logical.line, message.text))
+                }
+                continue
+            }
+            result.entryLineCount += 1
+            switch parseEntry(fields, line: logical.line, defaultHosts: defaultHosts) {
+            case .success(let entry): result.entries.append(entry)
+            case .failure(let message): result.diagnostics.append(error(logical.line, message.text))
+            }
+        }
+        return result
+    }
+
+    // MARK: - Lines
+
+    struct LogicalLine {
+        var line: Int
+        var fields: [String]
+    }
+
+    /// Joins continuation lines (a line starting with a blank continues the
+    /// entry before it, as in OpenBSD) and drops comments and blank lines.
+    func logicalLines(_ text: String, diagnostics: inout [Diagnostic]) -> [LogicalLine] {
+        var lines: [LogicalLine] = []
+        var number = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            let body = raw.hasSuffix("\r") ? raw.dropLast() : raw[...]
+            let fields = body.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard let first = fields.first, !first.hasPrefix("#") else { continue }
+            if body.first == " " || body.first == "\t" {
+                if lines.isEmpty {
+                    diagnostics.append(error(number, "continuation line with no entry before it"))
+                } else {
+                    lines[lines.count - 1].fields += fields
+                }
+                continue
+            }
+            lines.append(LogicalLine(line: number, fields: fields))
+        }
+        return lines
+    }
+
+    // MARK: - Entries
+
+    struct Failure: Error { var text: String }
+
+    private func fail(_ text: String) -> Failure { Failure(text: text) }
+
+    private func error(_ line: Int, _ message: String) -> Diagnostic {
+        Diagnostic(file: file, line: line, message: message)
+    }
+
+    func parseEntry(_ fields: [String], line: Int, defaultHosts: [String]) -> Swift.Result<ServiceEntry, Failure> {
+        Swift.Result { () throws(Failure) -> ServiceEntry in
+            guard fields.count >= 6 else {
+                throw fail("expected at least 6 fields (service socket-type protocol wait user program), found \(fields.count)")
+            }
+            let (transport, sendBuffer, receiveBuffer) = try parseProtocol(fields[2])
+            let socketType = try parseSocketType(fields[1], transport: transport)
+            var entry = ServiceEntry(line: line, hosts: [], service: "", socketType: socketType,
+                                     transport: transport, sendBuffer: sendBuffer, receiveBuffer: receiveBuffer,
+                                     wait: false, user: "", program: .path(""), arguments: [])
+            try parseServiceField(fields[0], into: &entry, defaultHosts: defaultHosts)
+            try parseWaitSpec(fields[3], into: &entry)
+            try parseUser(fields[4], into: &entry)
+            try parseProgram(fields[5], arguments: Array(fields.dropFirst(6)), into: &entry)
+            try validate(entry)
+            return entry
+        }
+    }
+
+    func parseSocketType(_ field: String, transport: Transport) throws(Failure) -> SocketType {
+        guard let type = SocketType(rawValue: field) else {
+            throw fail("unsupported socket type '\(field)' (stream, dgram, or seqpacket for unix)")
+        }
+        switch (type, transport.kind) {
+        case (.stream, .tcp), (.dgram, .udp), (_, .unix): return type
+        case (.seqpacket, _): throw fail("socket type seqpacket needs protocol unix")
+        default: throw fail("socket type \(field) does not go with protocol \(transport.kind.rawValue)")
+        }
+    }
+
+    func parseProtocol(_ field: String) throws(Failure) -> (Transport, Int?, Int?) {
+        let parts = field.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let transport: Transport
+        switch parts[0] {
+        case "tcp": transport = Transport(kind: .tcp, families: .both)
+        case "tcp4": transport = Transport(kind: .tcp, families: .ipv4Only)
+        case "tcp6": transport = Transport(kind: .tcp, families: .ipv6Only)
+        case "tcp46": transport = Transport(kind: .tcp, families: .dualStack)
+        case "udp": transport = Transport(kind: .udp, families: .both)
+        case "udp4": transport = Transport(kind: .udp, families: .ipv4Only)
+        case "udp6": transport = Transport(kind: .udp, families: .ipv6Only)
+        case "udp46": transport = Transport(kind: .udp, families: .dualStack)
+        case "unix": transport = Transport(kind: .unix, families: .none)
+        case let name where name.hasPrefix("rpc/"):
+            throw fail("RPC services (\(name)) are not supported")
+        default:
+            throw fail("unknown protocol '\(parts[0])' (tcp, tcp4, tcp6, tcp46, udp, udp4, udp6, udp46, unix)")
+        }
+        var send: Int?
+        var receive: Int?
+        for part in parts.dropFirst() {
+            let (key, value) = splitOption(part)
+            switch key {
+            case "sndbuf": send = try number(value, for: "sndbuf", in: 1...(1 << 30))
+            case "rcvbuf": receive = try number(value, for: "rcvbuf", in: 1...(1 << 30))
+            default: throw fail("unknown protocol option '\(part)' (sndbuf=N, rcvbuf=N)")
+            }
+        }
+        return (transport, send, receive)
+    }
+
+    func parseServiceField(_ field: String, into entry: inout ServiceEntry, defaultHosts: [String]) throws(Failure) {
+        if entry.transport.kind == .unix {
+            var path = field
+            if field.hasPrefix(":") {
+                // FreeBSD: `:user:group:mode:/path`.
+                let parts = field.dropFirst().split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+                guard parts.count == 4 else { throw fail("unix socket '\(field)': expected :user:group:mode:/path") }
+                if !parts[0].isEmpty { entry.options.ownerUser = String(parts[0]) }
+                if !parts[1].isEmpty { entry.options.ownerGroup = String(parts[1]) }
+                if !parts[2].isEmpty { entry.options.mode = try octalMode(String(parts[2])) }
+                path = String(parts[3])
+            }
+            guard path.hasPrefix("/") else { throw fail("unix socket path '\(path)' is not absolute") }
+            entry.service = path
+            return
+        }
+        if field.hasPrefix("tcpmux/") { throw fail("tcpmux services are not supported") }
+        guard let colon = field.lastIndex(of: ":") else {
+            entry.hosts = defaultHosts
+            entry.service = field
+            return
+        }
+        let service = String(field[field.index(after: colon)...])
+        guard !service.isEmpty else { throw fail("service field '\(field)' names no service after the address") }
+        switch parseHosts(String(field[..<colon])) {
+        case .success(let hosts): entry.hosts = hosts
+        case .failure(let failure): throw failure
+        }
+        entry.service = service
+    }
+
+    /// `*`, `1.2.3.4`, `[::1]`, `::1`, `host.name`, or a comma list of them.
+    func parseHosts(_ text: String) -> Swift.Result<[String], Failure> {
+        var hosts: [String] = []
+        for piece in text.split(separator: ",", omittingEmptySubsequences: false) {
+            var host = String(piece)
+            if host.hasPrefix("[") {
+                guard host.hasSuffix("]") else { return .failure(fail("address '\(host)' has no closing ']'")) }
+                host = String(host.dropFirst().dropLast())
+                guard SocketAddress(literal: host, port: 0)?.family == .inet6 else {
+                    return .failure(fail("'[\(host)]' is not an IPv6 address"))
+                }
+            }
+            guard !host.isEmpty else { return .failure(fail("empty address in '\(text)'")) }
+            if host != "*", SocketAddress(literal: host, port: 0) == nil, !isHostName(host) {
+                return .failure(fail("'\(host)' is not an address or host name"))
+            }
+            hosts.append(host)
+        }
+        return .success(hosts)
+    }
+
+    private func isHostName(_ text: String) -> Bool {
+        text.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x2E
+        }
+    }
+
+    func parseWaitSpec(_ field: String, into entry: inout ServiceEntry) throws(Failure) {
+        var pieces = field.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var head = pieces.removeFirst()
+        if head.hasPrefix("nowait") {
+            entry.wait = false
+            head.removeFirst("nowait".count)
+        } else if head.hasPrefix("wait") {
+            entry.wait = true
+            head.removeFirst("wait".count)
+        } else {
+            throw fail("wait field '\(field)' must start with wait or nowait")
+        }
+        if head.hasPrefix(".") {
+            // OpenBSD, inetutils, busybox: `.N` spawns per 60 s.
+            entry.limits.rate = try number(String(head.dropFirst()), for: "the .N rate", in: 0...Int(Int32.max))
+        } else if head.hasPrefix("/") {
+            // FreeBSD: `/max-child[/conn-per-ip-per-minute[/max-child-per-ip]]`, 0 = unlimited.
+            let parts = head.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count <= 3 else { throw fail("'\(head)': FreeBSD limits are /C/R/P, at most three numbers") }
+            let names = ["max-child", "connections per source per minute", "max-child per source"]
+            var values: [Int] = []
+            for (i, part) in parts.enumerated() {
+                values.append(try number(part, for: names[i], in: 0...Int(Int32.max)))
+            }
+            if values.count > 0 { entry.limits.maxConcurrent = values[0] }
+            if values.count > 1 { entry.limits.perSourceRate = values[1] }
+            if values.count > 2 { entry.limits.perSourceConcurrent = values[2] }
+        } else if !head.isEmpty {
+            throw fail("wait field '\(field)': unexpected '\(head)' after \(entry.wait ? "wait" : "nowait")")
+        }
+        for option in pieces { try parseOption(option, into: &entry) }
+    }
+
+    func parseOption(_ option: String, into entry: inout ServiceEntry) throws(Failure) {
+        let (key, value) = splitOption(option)
+        func flag() throws(Failure) {
+            if value != nil { throw fail("option '\(key)' takes no value") }
+        }
+        func required() throws(Failure) -> String {
+            guard let value, !value.isEmpty else { throw fail("option '\(key)' needs a value (\(key)=...)") }
+            return value
+        }
+        switch key {
+        case "max": entry.limits.maxConcurrent = try number(required(), for: key, in: 0...Int(Int32.max))
+        case "per-ip": entry.limits.perSourceConcurrent = try number(required(), for: key, in: 0...Int(Int32.max))
+        case "rate": entry.limits.rate = try number(required(), for: key, in: 0...Int(Int32.max))
+        case "per-ip-rate": entry.limits.perSourceRate = try number(required(), for: key, in: 0...Int(Int32.max))
+        case "ip-prefix":
+            let parts = try required().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2 else { throw fail("ip-prefix takes IPv4/IPv6 prefix lengths, as ip-prefix=24/64") }
+            entry.limits.sourcePrefixV4 = try number(parts[0], for: "ip-prefix (IPv4)", in: 0...32)
+            entry.limits.sourcePrefixV6 = try number(parts[1], for: "ip-prefix (IPv6)", in: 0...128)
+        case "allow": entry.options.allow.append(try addressRange(required()))
+        case "deny": entry.options.deny.append(try addressRange(required()))
+        case "listen-fds": try flag(); entry.options.listenFDs = true
+        case "name":
+            let name = try required()
+            guard name.utf8.count <= 255, !name.contains(":"),
+                  name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+                throw fail("name '\(name)' must be at most 255 printable characters without ':'")
+            }
+            entry.options.name = name
+        case "stderr":
+            guard try required() == "socket" else { throw fail("stderr takes one value: stderr=socket") }
+            entry.options.stderrToSocket = true
+        case "backlog": entry.options.backlog = try number(required(), for: key, in: 1...65535)
+        case "timeout": entry.options.timeoutSeconds = try number(required(), for: key, in: 1...(365 * 86400))
+        case "proxy": try flag(); entry.options.proxy = true
+        case "mode": entry.options.mode = try octalMode(required())
+        case "owner":
+            let owner = try required()
+            let parts = owner.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
+                throw fail("owner takes user[:group], not '\(owner)'")
+            }
+            entry.options.ownerUser = parts[0]
+            entry.options.ownerGroup = parts.count > 1 ? parts[1] : nil
+        case "":
+            throw fail("empty option in the wait field")
+        default:
+            throw fail("unknown option '\(key)'")
+        }
+    }
+
+    func parseUser(_ field: String, into entry: inout ServiceEntry) throws(Failure) {
+        if field.contains("/") {
+            throw fail("login classes ('\(field)') are not supported: use user[:group]")
+        }
+        if let colon = field.firstIndex(of: ":") {
+            entry.user = String(field[..<colon])
+            entry.group = String(field[field.index(after: colon)...])
+            guard !entry.user.isEmpty, !(entry.group ?? "").isEmpty else { throw fail("user field '\(field)': expected user[:group]") }
+        } else {
+            // `user.group` is told apart from a user name with a dot by the
+            // resolver, which can look both up.
+            entry.user = field
+        }
+        if entry.user == "-", entry.group != nil { throw fail("'-' (inetd's own identity) takes no group") }
+    }
+
+    func parseProgram(_ field: String, arguments: [String], into entry: inout ServiceEntry) throws(Failure) {
+        if field == "internal" {
+            let name: String
+            if let first = arguments.first {
+                name = first
+            } else if entry.transport.kind != .unix, !entry.service.isEmpty,
+                      !entry.service.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+                name = entry.service
+            } else {
+                throw fail("internal service on port \(entry.service): name the built-in after 'internal' (echo, discard, chargen, daytime, time)")
+            }
+            guard Self.builtins.contains(name) else {
+                throw fail("unknown built-in '\(name)' (echo, discard, chargen, daytime, time)")
+            }
+            entry.program = .builtin(name)
+            entry.arguments = [name]
+            return
+        }
+        guard field.hasPrefix("/") else { throw fail("server program '\(field)' is not an absolute path or 'internal'") }
+        entry.program = .path(field)
+        entry.arguments = arguments.isEmpty ? [String(field.split(separator: "/").last ?? Substring(field))] : arguments
+    }
+
+    func validate(_ entry: ServiceEntry) throws(Failure) {
+        let unix = entry.transport.kind == .unix
+        if !unix, entry.options.mode != nil || entry.options.ownerUser != nil {
+            throw fail("mode= and owner= apply to unix sockets only")
+        }
+        if entry.options.stderrToSocket, entry.wait || entry.socketType == .dgram {
+            throw fail("stderr=socket needs a nowait stream service")
+        }
+        if entry.options.proxy, entry.socketType != .stream || entry.wait {
+            throw fail("proxy needs a nowait stream service")
+        }
+        if case .builtin = entry.program {
+            if unix { throw fail("built-in services run over tcp or udp, not unix") }
+            if entry.options.listenFDs { throw fail("listen-fds does not apply to a built-in service") }
+        }
+    }
+
+    // MARK: - Values
+
+    private func splitOption(_ text: String) -> (String, String?) {
+        guard let eq = text.firstIndex(of: "=") else { return (text, nil) }
+        return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+    }
+
+    private func number(_ text: String?, for what: String, in range: ClosedRange<Int>) throws(Failure) -> Int {
+        guard let text, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let value = Int(text), range.contains(value) else {
+            throw fail("\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text ?? "")'")
+        }
+        return value
+    }
+
+    private func octalMode(_ text: String) throws(Failure) -> UInt32 {
+        guard !text.isEmpty, text.count <= 4, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x37 }),
+              let mode = UInt32(text, radix: 8), mode <= 0o777 else {
+            throw fail("mode must be octal permission bits such as 0660, not '\(text)'")
+        }
+        return mode
+    }
+
+    private func addressRange(_ text: String) throws(Failure) -> AddressRange {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        var host = parts[0]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard let address = SocketAddress(literal: host, port: 0) else {
+            throw fail("'\(text)' is not an address or CIDR prefix")
+        }
+        let bytes = address.addressBytes
+        let prefix = parts.count > 1 ? try number(parts[1], for: "the prefix of '\(text)'", in: 0...(bytes.count * 8)) : bytes.count * 8
+        return AddressRange(bytes: bytes, prefix: prefix)
+    }
+}

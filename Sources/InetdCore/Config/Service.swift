@@ -1,0 +1,69 @@
+public import Glibc
+
+/// One socket a service listens on. Two services may not share an endpoint;
+/// on reload, an endpoint present before and after keeps its bound socket.
+public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+    public var socketType: SocketType
+    public var kind: Transport.Kind
+    public var address: SocketAddress
+    /// IPV6_V6ONLY for IPv6 sockets: true except for `tcp46`/`udp46`.
+    public var ipv6Only: Bool
+
+    public var description: String {
+        let proto: String
+        switch (kind, address.family) {
+        case (.unix, _): proto = "unix"
+        case (_, .inet): proto = kind.rawValue + "4"
+        case (_, _): proto = kind.rawValue + (ipv6Only ? "6" : "46")
+        }
+        return "\(address)/\(proto)"
+    }
+
+    public var socketTypeValue: CInt {
+        switch socketType {
+        case .stream: return CInt(SOCK_STREAM.rawValue)
+        case .dgram: return CInt(SOCK_DGRAM.rawValue)
+        case .seqpacket: return CInt(SOCK_SEQPACKET.rawValue)
+        }
+    }
+}
+
+/// The numeric identity a handler runs as, resolved in the parent at load.
+public struct Identity: Equatable, Sendable {
+    public var user: String
+    public var uid: uid_t
+    public var gid: gid_t
+    /// Supplementary groups: the user's own plus `gid` (initgroups' list).
+    public var groups: [gid_t]
+}
+
+/// A resolved service: an entry with its endpoints and numeric ids.
+public struct Service: Equatable, Sendable {
+    public var entry: ServiceEntry
+    public var endpoints: [Endpoint]
+    /// nil: the handler keeps inetd's identity (`-`, or inetd is not root).
+    public var identity: Identity?
+    /// Owner of a unix socket, when `owner=` is given.
+    public var socketOwner: (uid: uid_t, gid: gid_t)? {
+        get { ownerIDs.map { ($0[0], gid_t($0[1])) } }
+        set { ownerIDs = newValue.map { [$0.uid, uid_t($0.gid)] } }
+    }
+    private var ownerIDs: [uid_t]?
+
+    public init(entry: ServiceEntry, endpoints: [Endpoint], identity: Identity?) {
+        self.entry = entry
+        self.endpoints = endpoints
+        self.identity = identity
+    }
+
+    /// How logs name the service: the service field and protocol as written.
+    public var label: String {
+        let written = entry.hosts.isEmpty || entry.hosts == ["*"]
+            ? entry.service
+            : "\(entry.hosts.map { $0.contains(":") ? "[\($0)]" : $0 }.joined(separator: ",")):\(entry.service)"
+        return "\(written)/\(entry.transport.name)"
+    }
+
+    /// The LISTEN_FDNAMES name: `name=`, or the service field without address.
+    public var fdName: String { entry.options.name ?? entry.service }
+}

@@ -1,0 +1,158 @@
+/// One inetd.conf entry as written, before any name is looked up. The parser
+/// makes these; `ServiceResolver` turns them into bindable `Service`s.
+public struct ServiceEntry: Equatable, Sendable {
+    public var line: Int
+    /// Where to listen: `*`, literals or host names. Empty for unix sockets.
+    public var hosts: [String]
+    /// A service name, a port number, or (unix) an absolute path.
+    public var service: String
+    public var socketType: SocketType
+    public var transport: Transport
+    public var sendBuffer: Int?
+    public var receiveBuffer: Int?
+    public var wait: Bool
+    public var limits: Limits
+    public var options: Options
+    public var user: String
+    public var group: String?
+    public var program: Program
+    /// argv, argv[0] first.
+    public var arguments: [String]
+
+    public init(line: Int, hosts: [String], service: String, socketType: SocketType, transport: Transport,
+                sendBuffer: Int? = nil, receiveBuffer: Int? = nil, wait: Bool, limits: Limits = Limits(),
+                options: Options = Options(), user: String, group: String? = nil, program: Program,
+                arguments: [String]) {
+        self.line = line
+        self.hosts = hosts
+        self.service = service
+        self.socketType = socketType
+        self.transport = transport
+        self.sendBuffer = sendBuffer
+        self.receiveBuffer = receiveBuffer
+        self.wait = wait
+        self.limits = limits
+        self.options = options
+        self.user = user
+        self.group = group
+        self.program = program
+        self.arguments = arguments
+    }
+}
+
+public enum SocketType: String, Sendable {
+    case stream, dgram, seqpacket
+}
+
+/// The protocol field: which transport, and which address families.
+public struct Transport: Equatable, Sendable {
+    public enum Kind: String, Sendable { case tcp, udp, unix }
+    public enum Families: Sendable {
+        /// `tcp`, `udp`: one IPv4 socket and one IPv6-only socket.
+        case both
+        case ipv4Only
+        case ipv6Only
+        /// `tcp46`, `udp46`: one dual-stack IPv6 socket.
+        case dualStack
+        case none
+    }
+    public var kind: Kind
+    public var families: Families
+
+    public init(kind: Kind, families: Families) {
+        self.kind = kind
+        self.families = families
+    }
+
+    /// The name as written in inetd.conf: `tcp`, `udp6`, `tcp46`, `unix`.
+    public var name: String {
+        switch families {
+        case .both, .none: return kind.rawValue
+        case .ipv4Only: return kind.rawValue + "4"
+        case .ipv6Only: return kind.rawValue + "6"
+        case .dualStack: return kind.rawValue + "46"
+        }
+    }
+}
+
+/// The handler: a program to exec, or a built-in served inside the loop.
+public enum Program: Equatable, Sendable {
+    case path(String)
+    case builtin(String)
+}
+
+/// Rate and concurrency limits from `.N`, `/C/R/P` and `,key=value` options.
+public struct Limits: Equatable, Sendable {
+    /// Concurrent handlers (`max=`, FreeBSD's C); nil means the default.
+    public var maxConcurrent: Int?
+    /// Spawns per 60 s for the service (`rate=`, OpenBSD's `.N`).
+    public var rate: Int?
+    /// Connections per source per 60 s (`per-ip-rate=`, FreeBSD's R).
+    public var perSourceRate: Int?
+    /// Concurrent handlers per source (`per-ip=`, FreeBSD's P).
+    public var perSourceConcurrent: Int?
+    /// What counts as one source: prefix lengths for IPv4 and IPv6.
+    public var sourcePrefixV4: Int = 32
+    public var sourcePrefixV6: Int = 128
+
+    public init() {}
+
+    /// The default concurrency cap for a nowait service (systemd's).
+    public static let defaultMaxConcurrent = 64
+}
+
+/// This project's `,key=value` options.
+public struct Options: Equatable, Sendable {
+    public var allow: [AddressRange] = []
+    public var deny: [AddressRange] = []
+    public var listenFDs = false
+    public var name: String?
+    public var stderrToSocket = false
+    public var backlog: Int?
+    public var timeoutSeconds: Int?
+    public var proxy = false
+    /// Unix sockets: permission bits and owner, set before the path appears.
+    public var mode: UInt32?
+    public var ownerUser: String?
+    public var ownerGroup: String?
+
+    public init() {}
+}
+
+/// An IPv4 or IPv6 prefix as in `allow=10.0.0.0/8`.
+public struct AddressRange: Equatable, Sendable, CustomStringConvertible {
+    public var bytes: [UInt8]
+    public var prefix: Int
+
+    public init(bytes: [UInt8], prefix: Int) {
+        self.bytes = bytes
+        self.prefix = prefix
+    }
+
+    public func contains(_ address: [UInt8]) -> Bool {
+        guard address.count == bytes.count else { return false }
+        var left = prefix
+        for i in 0..<bytes.count where left > 0 {
+            let bits = min(8, left)
+            let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+            if address[i] & mask != bytes[i] & mask { return false }
+            left -= bits
+        }
+        return true
+    }
+
+    public var description: String {
+        let host = SocketAddress(literalBytes: bytes)?.host ?? "?"
+        return "\(host)/\(prefix)"
+    }
+}
+
+extension SocketAddress {
+    init?(literalBytes bytes: [UInt8]) {
+        switch bytes.count {
+        case 4: self.init(ipv4: (bytes[0], bytes[1], bytes[2], bytes[3]), port: 0)
+        case 16: self.init(ipv6: bytes, port: 0)
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Glibc
+
+/// Turns parsed entries into services: ports from /etc/services, host names
+/// into addresses, users and groups into numeric ids. Duplicated endpoints and
+/// identities inetd cannot take are errors on their line.
+public struct ServiceResolver {
+    public let file: String
+    public let lookup: any NameLookup
+
+    public init(file: String, lookup: any NameLookup) {
+        self.file = file
+        self.lookup = lookup
+    }
+
+    public func resolve(_ entries: [ServiceEntry]) -> (services: [Service], diagnostics: [Diagnostic]) {
+        var services: [Service] = []
+        var diagnostics: [Diagnostic] = []
+        var claimed: [Endpoint: Int] = [:]
+        for entry in entries {
+            do throws(ConfigParser.Failure) {
+                let endpoints = try self.endpoints(for: entry)
+                for endpoint in endpoints {
+                    if let line = claimed[endpoint] {
+                        throw .init(text: "\(endpoint) is already claimed by line \(line)")
+                    }
+                }
+                var service = Service(entry: entry, endpoints: endpoints, identity: try identity(for: entry))
+                if let user = entry.options.ownerUser {
+                    service.socketOwner = try owner(user: user, group: entry.options.ownerGroup)
+                }
+                for endpoint in endpoints { claimed[endpoint] = entry.line }
+                services.append(service)
+            } catch {
+                diagnostics.append(Diagnostic(file: file, line: entry.line, message: error.text))
+            }
+        }
+        return (services, diagnostics)
+    }
+
+    // MARK: - Endpoints
+
+    func endpoints(for entry: ServiceEntry) throws(ConfigParser.Failure) -> [Endpoint] {
+        if entry.transport.kind == .unix {
+            guard let address = SocketAddress(unixPath: entry.service) else {
+                throw .init(text: "unix socket path '\(entry.service)' is longer than 107 bytes")
+            }
+            return [Endpoint(socketType: entry.socketType, kind: .unix, address: address, ipv6Only: false)]
+        }
+        let port = try self.port(entry)
+        let families = entry.transport.families
+        let wantV4 = families == .both || families == .ipv4Only
+        let wantV6 = families != .ipv4Only
+        var found: [Endpoint] = []
+        func add(_ address: SocketAddress) {
+            let endpoint = Endpoint(socketType: entry.socketType, kind: entry.transport.kind, address: address,
+                                    ipv6Only: families != .dualStack)
+            if !found.contains(endpoint) { found.append(endpoint) }
+        }
+        for host in entry.hosts {
+            if host == "*" {
+                if wantV4 { add(.anyIPv4(port: port)) }
+                if wantV6 { add(.anyIPv6(port: port)) }
+            } else if let literal = SocketAddress(literal: host, port: port) {
+                switch literal.family {
+                case .inet where !wantV4:
+                    throw .init(text: "IPv4 address \(host) with protocol \(entry.transport.name), which is IPv6")
+                case .inet6 where !wantV6:
+                    throw .init(text: "IPv6 address \(host) with protocol \(entry.transport.name), which is IPv4")
+                default: add(literal)
+                }
+            } else {
+                var any = false
+                for (want, family) in [(wantV4, AF_INET), (wantV6, AF_INET6)] where want {
+                    for resolved in lookup.addresses(host: host, family: family) {
+                        guard let bytes = Optional(resolved.addressBytes), !bytes.isEmpty,
+                              let address = SocketAddress(literalBytes: bytes) else { continue }
+                        let withPort = address.family == .inet
+                            ? SocketAddress(ipv4: (bytes[0], bytes[1], bytes[2], bytes[3]), port: port)
+                            : SocketAddress(ipv6: bytes, port: port)
+                        add(withPort)
+                        any = true
+                    }
+                }
+                if !any { throw .init(text: "host '\(host)' has no \(entry.transport.name) address") }
+            }
+        }
+        return found
+    }
+
+    func port(_ entry: ServiceEntry) throws(ConfigParser.Failure) -> UInt16 {
+        let service = entry.service
+        if !service.isEmpty, service.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            guard let value = Int(service), (1...65535).contains(value) else {
+                throw .init(text: "port \(service) is out of range (1-65535)")
+            }
+            return UInt16(value)
+        }
+        guard let port = lookup.port(service: service, proto: entry.transport.kind.rawValue) else {
+            throw .init(text: "unknown service '\(service)' for \(entry.transport.kind.rawValue) (not in /etc/services)")
+        }
+        return port
+    }
+
+    // MARK: - Identity
+
+    func identity(for entry: ServiceEntry) throws(ConfigParser.Failure) -> Identity? {
+        if entry.user == "-" { return nil }
+        var userName = entry.user
+        var groupName = entry.group
+        var user = lookup.user(named: userName)
+        if user == nil, groupName == nil, let dot = userName.firstIndex(of: ".") {
+            // `user.group`, the older separator, when no user has the dotted name.
+            groupName = String(userName[userName.index(after: dot)...])
+            userName = String(userName[..<dot])
+            user = lookup.user(named: userName)
+        }
+        guard let user else { throw .init(text: "unknown user '\(userName)'") }
+        var gid = user.gid
+        if let groupName {
+            guard let found = lookup.group(named: groupName) else { throw .init(text: "unknown group '\(groupName)'") }
+            gid = found
+        }
+        if lookup.effectiveUID != 0 {
+            // Not root: the handler can only run as inetd already runs.
+            guard user.uid == lookup.effectiveUID, gid == lookup.effectiveGID || groupName == nil else {
+                throw .init(text: "cannot run as \(userName)\(groupName.map { ":" + $0 } ?? ""): inetd runs as uid \(lookup.effectiveUID), not root (use '-' or that user)")
+            }
+            return nil
+        }
+        return Identity(user: user.name, uid: user.uid, gid: gid, groups: lookup.groups(user: user.name, gid: gid))
+    }
+
+    func owner(user: String, group: String?) throws(ConfigParser.Failure) -> (uid: uid_t, gid: gid_t) {
+        guard let record = lookup.user(named: user) else { throw .init(text: "unknown socket owner '\(user)'") }
+        var gid = record.gid
+        if let group {
+            guard let found = lookup.group(named: group) else { throw .init(text: "unknown socket group '\(group)'") }
+            gid = found
+        }
+        return (record.uid, gid)
+    }
+}

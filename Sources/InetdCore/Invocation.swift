@@ -1,0 +1,59 @@
+/// `inetd [-d] [--check] [--notify-fd N] [--version] [--help] [CONFIG]`
+public struct Invocation: Equatable {
+    public enum Action: Equatable { case serve, check, version, help }
+
+    public var action: Action = .serve
+    public var verbose = false
+    public var notifyFD: Int32?
+    public var configPath = "/etc/inetd.conf"
+
+    public static let version = "inetd (swift-inetd) 0.1.0"
+    public static let usage = """
+        usage: inetd [-d] [--check] [--notify-fd N] [--version] [--help] [CONFIG]
+          -d             log one line per connection and per handler exit
+          --check        parse CONFIG, resolve names, print the service table; bind nothing
+          --notify-fd N  write a newline to fd N once every socket that can be bound is bound
+          CONFIG         the configuration file (default /etc/inetd.conf)
+        """
+
+    public struct UsageError: Error, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func parse(_ arguments: [String]) -> Result<Invocation, UsageError> {
+        var invocation = Invocation()
+        var sawConfig = false
+        var index = 0
+        var optionsEnded = false
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if !optionsEnded, argument.hasPrefix("-"), argument != "-" {
+                switch argument {
+                case "--": optionsEnded = true
+                case "-d", "--debug": invocation.verbose = true
+                case "--check": invocation.action = .check
+                case "--version": invocation.action = .version
+                case "-h", "--help": invocation.action = .help
+                case "--notify-fd":
+                    guard index < arguments.count, let fd = Int32(arguments[index]), fd >= 0 else {
+                        return .failure(UsageError(description: "--notify-fd needs a descriptor number"))
+                    }
+                    invocation.notifyFD = fd
+                    index += 1
+                default:
+                    if argument.hasPrefix("--notify-fd="), let fd = Int32(argument.dropFirst(12)), fd >= 0 {
+                        invocation.notifyFD = fd
+                    } else {
+                        return .failure(UsageError(description: "unknown option '\(argument)'"))
+                    }
+                }
+                continue
+            }
+            guard !sawConfig else { return .failure(UsageError(description: "more than one CONFIG given")) }
+            invocation.configPath = argument
+            sawConfig = true
+        }
+        return .success(invocation)
+    }
+}

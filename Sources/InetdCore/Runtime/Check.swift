@@ -1,0 +1,44 @@
+import Glibc
+
+/// `inetd --check`: the normalized table on stdout, one `FILE:LINE: message`
+/// per problem on stderr; 0 when every line is valid, 1 otherwise.
+public func runCheck(configPath: String) -> Int32 {
+    let configuration: LoadedConfiguration
+    do {
+        configuration = try LoadedConfiguration.load(path: configPath, lookup: SystemLookup())
+    } catch {
+        writeStandardError("inetd: cannot read \(configPath): \(error)\n")
+        return 1
+    }
+    writeStandardOutput(NormalizedTable.render(configuration.services, file: configPath))
+    for diagnostic in configuration.diagnostics { writeStandardError("\(diagnostic)\n") }
+    return configuration.errorCount == 0 ? 0 : 1
+}
+
+public func writeStandardOutput(_ text: String) { writeText(text, to: .standardOutput) }
+public func writeStandardError(_ text: String) { writeText(text, to: .standardError) }
+
+private func writeText(_ text: String, to fd: FileDescriptor) {
+    var bytes = Array(text.utf8)
+    bytes.withUnsafeMutableBytes { raw in
+        try? fd.writeAll(UnsafeRawBufferPointer(raw))
+    }
+}
+
+/// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if they were
+/// closed), so that no socket lands there and no log line goes to a peer.
+public func ensureStandardDescriptors() {
+    for fd: CInt in 0...2 where fcntl(fd, F_GETFD) == -1 {
+        let opened = open("/dev/null", O_RDWR)
+        if opened >= 0 && opened != fd {
+            dup2(opened, fd)
+            Glibc.close(opened)
+        }
+    }
+}
+
+/// Validates the --notify-fd descriptor and makes it close-on-exec.
+public func adoptNotifyFD(_ raw: CInt) -> FileDescriptor? {
+    guard fcntl(raw, F_SETFD, FD_CLOEXEC) == 0 else { return nil }
+    return FileDescriptor(rawValue: raw)
+}

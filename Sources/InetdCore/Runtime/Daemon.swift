@@ -1,0 +1,293 @@
+import Glibc
+import _InetdSystem
+
+/// The superserver: one epoll loop over every listening socket and a
+/// signalfd. Nothing in it blocks but epoll_wait.
+public final class Daemon {
+    public struct Settings {
+        public var configPath: String
+        public var verbose: Bool
+        public var notifyFD: FileDescriptor?
+
+        public init(configPath: String, verbose: Bool, notifyFD: FileDescriptor?) {
+            self.configPath = configPath
+            self.verbose = verbose
+            self.notifyFD = notifyFD
+        }
+    }
+
+    static let bindRetryMilliseconds: Int64 = 60_000
+    static let stopGraceMilliseconds: Int64 = 10_000
+    static let signalToken: UInt64 = 0
+
+    let configPath: String
+    let log: Log
+    let lookup: any NameLookup = SystemLookup()
+    var epoll: Epoll
+    let signals: SignalChannel
+    var readiness: Readiness
+    /// What every handler inherits: inetd's environment, cleaned once.
+    let environment = inheritableEnvironment()
+    let devNull: FileDescriptor
+    /// Held open so that a connection can still be accepted and shed at
+    /// EMFILE instead of being left to wake the loop again and again.
+    var reserveFD: FileDescriptor?
+
+    /// Slot 0 is the signalfd; a listener's token names its slot.
+    var listeners: [Listener?] = [nil]
+    var freeSlots: [Int] = []
+    var generation: UInt32 = 0
+    var byEndpoint: [Endpoint: Listener] = [:]
+    /// Endpoints in configuration order, for logs and the state dump.
+    var endpointOrder: [Endpoint] = []
+    var services: [ServiceState] = []
+    var children: [pid_t: Child] = [:]
+
+    var bindRetryAt: Int64?
+    var stopDeadline: Int64?
+    var stopping = false
+    var finished = false
+    /// Ready events of one epoll_wait, handled after it returns.
+    var ready: [(UInt64, UInt32)] = []
+
+    public init(_ settings: Settings) throws(SystemError) {
+        configPath = settings.configPath
+        log = Log(verbose: settings.verbose)
+        signals = try SignalChannel()
+        epoll = try Epoll()
+        devNull = try FileDescriptor.open("/dev/null", O_RDWR)
+        reserveFD = try FileDescriptor.open("/dev/null", O_RDONLY)
+        readiness = Readiness(notifyFD: settings.notifyFD, log: log)
+        try epoll.add(signals.fd, token: Self.signalToken)
+    }
+
+    /// Loads the configuration, binds, reports readiness and serves until
+    /// SIGTERM or SIGINT. Returns the exit status.
+    public func run() -> Int32 {
+        let configuration: LoadedConfiguration
+        do {
+            configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup)
+        } catch {
+            log.error("config_unreadable", ("file", configPath), ("error", "\(error)"))
+            return 1
+        }
+        report(configuration)
+        apply(configuration.services)
+        readiness.ready()
+        log.info("ready", ("config", configPath), ("services", "\(services.count)"),
+                 ("sockets", "\(byEndpoint.values.filter { $0.fd != nil }.count)"))
+        if services.isEmpty { log.warn("idle", ("reason", "no valid service; send SIGHUP after fixing the file")) }
+        while !finished {
+            do {
+                try turn()
+            } catch {
+                log.error("loop_failed", ("error", "\(error)"))
+                return 111
+            }
+        }
+        log.info("stopped")
+        return 0
+    }
+
+    func report(_ configuration: LoadedConfiguration) {
+        for diagnostic in configuration.diagnostics {
+            if diagnostic.severity == .error {
+                log.error("config_error", ("error", diagnostic.description))
+            } else {
+                log.warn("config_warning", ("warning", diagnostic.description))
+            }
+        }
+    }
+
+    /// One epoll_wait and the work it brings.
+    func turn() throws(SystemError) {
+        let timeout = millisecondsToNextTimer()
+        ready.removeAll(keepingCapacity: true)
+        try epoll.wait(timeout: timeout) { token, events in ready.append((token, events)) }
+        for (token, events) in ready {
+            if token == Self.signalToken {
+                try handleSignals()
+                continue
+            }
+            let slot = Int(token & 0xFFFF_FFFF)
+            // A token from a listener closed since (reload) no longer matches.
+            guard slot < listeners.count, let listener = listeners[slot], listener.token == token,
+                  listener.polled else { continue }
+            if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+                log.warn("socket_condition", ("service", listener.state.label), ("events", "\(events)"))
+            }
+            if listener.handsOverSocket {
+                handOver(listener)
+            } else {
+                acceptAll(listener)
+            }
+        }
+        runTimers()
+    }
+
+    func handleSignals() throws(SystemError) {
+        for signal in try signals.drain() {
+            switch signal {
+            case .child: stopping ? reapDuringStop() : reap()
+            case .hangup where !stopping: reload()
+            case .terminate, .interrupt: beginStop(signal)
+            case .user1: dumpState()
+            case .user2: log.warn("signal_ignored", ("signal", signal.name), ("reason", "re-exec is not supported yet"))
+            case .hangup: break
+            }
+        }
+    }
+
+    // MARK: - Serving
+
+    /// nowait stream: accept until the backlog is empty, one handler each.
+    func acceptAll(_ listener: Listener) {
+        guard let fd = listener.fd else { return }
+        var peer = PeerBuffer()
+        while listener.polled {
+            let accepted: Socket.Accepted
+            do {
+                accepted = try Socket.accept(fd, peer: &peer)
+            } catch {
+                switch error.errno {
+                case ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, ENETUNREACH:
+                    continue  // that connection is gone; others may wait
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    shed(listener, error)
+                default:
+                    log.error("accept_failed", ("service", listener.state.label), ("error", "\(error)"))
+                }
+                return
+            }
+            guard case .connection(let connection) = accepted else { return }
+            serve(connection, peer: peer.address(), on: listener)
+            connection.close()
+        }
+    }
+
+    /// Out of descriptors: give up the reserve, accept one connection and
+    /// close it on purpose, so the loop does not spin on a full backlog.
+    func shed(_ listener: Listener, _ error: SystemError) {
+        reserveFD?.close()
+        reserveFD = nil
+        var peer = PeerBuffer()
+        if let fd = listener.fd, case .connection(let c)? = try? Socket.accept(fd, peer: &peer) {
+            c.close()
+            log.error("connection_shed", ("service", listener.state.label), ("peer", peer.address().description),
+                      ("error", "\(error)"))
+        }
+        reserveFD = try? FileDescriptor.open("/dev/null", O_RDONLY)
+    }
+
+    func serve(_ connection: FileDescriptor, peer: SocketAddress, on listener: Listener) {
+        let state = listener.state
+        state.accepted += 1
+        guard let program = state.program else { return }
+        let c = connection.rawValue
+        let fds: [CInt] = [c, c, state.entry.options.stderrToSocket ? c : 2]
+        let extra = connectionVariables(connection, peer: peer, listener: listener)
+        switch program.spawn(fds: fds, extra: extra) {
+        case .success(let pid):
+            started(pid, state: state, listener: nil)
+            log.debug("connection", ("service", state.label), ("peer", peer.description), ("pid", "\(pid)"))
+        case .failure(let error):
+            state.execFailures += 1
+            log.error("spawn_failed", ("service", state.label), ("peer", peer.description),
+                      ("error", "\(error)"), ("action", "connection closed"))
+        }
+    }
+
+    /// UCSPI variables: PROTO and the TCP addresses, IPv4-mapped peers
+    /// shown as IPv4.
+    func connectionVariables(_ connection: FileDescriptor, peer: SocketAddress, listener: Listener) -> [(String, String)] {
+        if listener.endpoint.kind == .unix { return [("PROTO", "UNIX")] }
+        let local = listener.endpoint.address.isWildcard
+            ? (try? Socket.localAddress(connection)) ?? listener.endpoint.address
+            : listener.endpoint.address
+        let remote = peer.unmappingIPv4()
+        return [("PROTO", remote.family == .inet6 ? "TCP6" : "TCP"),
+                ("TCPREMOTEIP", remote.host), ("TCPREMOTEPORT", "\(remote.port)"),
+                ("TCPLOCALIP", local.unmappingIPv4().host), ("TCPLOCALPORT", "\(local.port)")]
+    }
+
+    /// wait (stream or dgram) and nowait dgram: the handler gets the socket
+    /// itself, in blocking mode, and the socket leaves the loop until the
+    /// handler is reaped.
+    func handOver(_ listener: Listener) {
+        guard let fd = listener.fd else { return }
+        let state = listener.state
+        guard let program = state.program else { return }
+        unpoll(listener)
+        do {
+            try fd.setNonBlocking(false)
+        } catch {
+            log.error("handover_failed", ("service", state.label), ("error", "\(error)"))
+        }
+        let extra: [(String, String)] = state.entry.wait ? [] : [("PROTO", "UDP")]
+        switch program.spawn(fds: [fd.rawValue, fd.rawValue, 2], extra: extra) {
+        case .success(let pid):
+            listener.holder = pid
+            started(pid, state: state, listener: listener)
+            log.debug("handover", ("service", state.label), ("pid", "\(pid)"))
+        case .failure(let error):
+            state.execFailures += 1
+            try? fd.setNonBlocking(true)
+            dropPending(listener)
+            backOff(listener, reason: "\(error)")
+            log.error("spawn_failed", ("service", state.label), ("error", "\(error)"),
+                      ("action", "pending input dropped, retry in \(listener.backoffMilliseconds) ms"))
+        }
+    }
+
+    /// After a failed hand-over, the input that woke the loop is consumed, so
+    /// that it cannot wake the loop again: one connection closed, or one
+    /// datagram discarded.
+    func dropPending(_ listener: Listener) {
+        guard let fd = listener.fd else { return }
+        if listener.endpoint.socketType == .dgram {
+            _ = recv(fd.rawValue, nil, 0, CInt(MSG_DONTWAIT))
+        } else {
+            var peer = PeerBuffer()
+            if case .connection(let c)? = try? Socket.accept(fd, peer: &peer) { c.close() }
+        }
+    }
+
+    func started(_ pid: pid_t, state: ServiceState, listener: Listener?) {
+        state.spawned += 1
+        state.active += 1
+        children[pid] = Child(state: state, listener: listener, started: monotonicMilliseconds())
+    }
+
+    // MARK: - Polling
+
+    func poll(_ listener: Listener) {
+        guard !listener.polled, !stopping, let fd = listener.fd, listener.holder == nil,
+              listener.resumeAt == nil else { return }
+        do {
+            try epoll.add(fd, token: listener.token)
+            listener.polled = true
+        } catch {
+            log.error("poll_failed", ("service", listener.state.label), ("error", "\(error)"))
+        }
+    }
+
+    func unpoll(_ listener: Listener) {
+        guard listener.polled, let fd = listener.fd else { return }
+        listener.polled = false
+        do {
+            try epoll.remove(fd)
+        } catch {
+            log.error("unpoll_failed", ("service", listener.state.label), ("error", "\(error)"))
+        }
+    }
+}
+
+extension SocketAddress {
+    /// `::ffff:a.b.c.d` as `a.b.c.d`; any other address unchanged.
+    func unmappingIPv4() -> SocketAddress {
+        guard family == .inet6 else { return self }
+        let b = addressBytes
+        guard b[0..<10].allSatisfy({ $0 == 0 }), b[10] == 0xFF, b[11] == 0xFF else { return self }
+        return SocketAddress(ipv4: (b[12], b[13], b[14], b[15]), port: port)
+    }
+}

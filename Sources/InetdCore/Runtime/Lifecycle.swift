@@ -1,0 +1,82 @@
+import Glibc
+
+extension Daemon {
+    /// epoll_wait's timeout: until the earliest bind retry, back-off end or
+    /// stop deadline; -1 when nothing is due.
+    func millisecondsToNextTimer() -> CInt {
+        var next = [bindRetryAt, stopDeadline].compactMap { $0 }.min()
+        for listener in byEndpoint.values {
+            if let at = listener.resumeAt { next = min(next ?? at, at) }
+        }
+        guard let next else { return -1 }
+        return CInt(clamping: max(0, next - monotonicMilliseconds()))
+    }
+
+    func runTimers() {
+        let now = monotonicMilliseconds()
+        if let at = stopDeadline, now >= at { killRemaining() }
+        if stopping { return }
+        if let at = bindRetryAt, now >= at {
+            bindRetryAt = nil
+            for listener in byEndpoint.values where listener.fd == nil { bind(listener) }
+        }
+        for listener in byEndpoint.values {
+            if let at = listener.resumeAt, now >= at {
+                listener.resumeAt = nil
+                poll(listener)
+            }
+        }
+    }
+
+    /// SIGTERM, SIGINT: stop accepting, close every listener, ask wait
+    /// handlers to stop (SIGTERM, then SIGKILL after 10 s) and leave nowait
+    /// handlers to finish their connection.
+    func beginStop(_ signal: Signal) {
+        guard !stopping else { return }
+        stopping = true
+        readiness.stopping()
+        log.info("stopping", ("signal", signal.name))
+        for listener in Array(byEndpoint.values) { close(listener) }
+        let waitHandlers = children.filter { $0.value.state.entry.wait }.map(\.key)
+        for pid in waitHandlers { try? sendSignal(SIGTERM, to: pid) }
+        if waitHandlers.isEmpty {
+            finished = true
+        } else {
+            stopDeadline = monotonicMilliseconds() + Self.stopGraceMilliseconds
+        }
+        reapDuringStop()
+    }
+
+    func reapDuringStop() {
+        reap()
+        if stopping, !children.values.contains(where: { $0.state.entry.wait }) { finished = true }
+    }
+
+    func killRemaining() {
+        for (pid, child) in children where child.state.entry.wait {
+            log.warn("kill", ("service", child.state.label), ("pid", "\(pid)"), ("reason", "no exit 10 s after SIGTERM"))
+            try? sendSignal(SIGKILL, to: pid)
+            var status: CInt = 0
+            _ = try? syscall("waitpid") { waitpid(pid, &status, 0) }
+            children[pid] = nil
+        }
+        finished = true
+    }
+
+    /// SIGUSR1: one line per socket with its state and its service's counters.
+    func dumpState() {
+        for endpoint in endpointOrder {
+            guard let listener = byEndpoint[endpoint] else { continue }
+            let state = listener.state
+            let condition: String
+            if listener.fd == nil { condition = "unbound" }
+            else if listener.holder != nil { condition = "handed-over" }
+            else if listener.resumeAt != nil { condition = "backoff" }
+            else { condition = "listening" }
+            log.info("state", ("service", state.label), ("address", endpoint.description), ("state", condition),
+                     ("active", "\(state.active)"), ("accepted", "\(state.accepted)"), ("spawned", "\(state.spawned)"),
+                     ("exec_failures", "\(state.execFailures)"))
+        }
+        log.info("state", ("children", "\(children.count)"), ("services", "\(services.count)"))
+    }
+}

@@ -1,0 +1,67 @@
+import Glibc
+
+/// A service as the running daemon holds it: its configuration, its prepared
+/// program and its counters. A reload makes new ones; handlers started under
+/// the old one keep pointing at it until they exit.
+final class ServiceState {
+    let service: Service
+    let program: PreparedProgram?
+    /// Handlers of this service that are running now.
+    var active = 0
+    var accepted = 0
+    var spawned = 0
+    var execFailures = 0
+
+    init(service: Service, environment: [String]) {
+        self.service = service
+        if case .path(let path) = service.entry.program {
+            program = PreparedProgram(path: path, arguments: service.entry.arguments,
+                                      environment: environment, identity: service.identity)
+        } else {
+            program = nil
+        }
+    }
+
+    var label: String { service.label }
+    var entry: ServiceEntry { service.entry }
+}
+
+/// One bound (or to-be-bound) socket of a service, and its place in the loop.
+final class Listener {
+    let endpoint: Endpoint
+    var state: ServiceState
+    /// nil until bound: binding is retried every 60 s.
+    var fd: FileDescriptor?
+    /// epoll token: the slot in the daemon's table and a generation that
+    /// no later listener in the same slot shares.
+    let token: UInt64
+    /// In the epoll set now.
+    var polled = false
+    /// The handler holding this socket (wait, or nowait dgram); it comes back
+    /// into the loop when that handler is reaped.
+    var holder: pid_t?
+    /// Crash-loop back-off for wait handlers: not polled before this time.
+    var resumeAt: Int64?
+    var backoffMilliseconds: Int64 = 0
+    var quickExits = 0
+    var lastBindError: String?
+
+    init(endpoint: Endpoint, state: ServiceState, token: UInt64) {
+        self.endpoint = endpoint
+        self.state = state
+        self.token = token
+    }
+
+    var slot: Int { Int(token & 0xFFFF_FFFF) }
+
+    /// Where this listener hands its socket to a handler instead of accepting.
+    var handsOverSocket: Bool { state.entry.wait || endpoint.socketType == .dgram }
+}
+
+/// A running handler.
+struct Child {
+    var state: ServiceState
+    /// The listener whose socket the handler holds (wait, nowait dgram).
+    var listener: Listener?
+    var started: Int64
+}

@@ -1,0 +1,91 @@
+import Glibc
+import _InetdSystem
+
+/// Socket calls, each through the syscall seam, each creating descriptors
+/// close-on-exec.
+public enum Socket {
+    /// C equivalent: `socket(2)` with SOCK_CLOEXEC.
+    public static func open(domain: CInt, type: CInt) throws(SystemError) -> FileDescriptor {
+        FileDescriptor(rawValue: try syscall("socket") { Glibc.socket(domain, type | CInt(SOCK_CLOEXEC.rawValue), 0) })
+    }
+
+    /// C equivalent: `setsockopt(2)` with an int value.
+    public static func setOption(_ fd: FileDescriptor, level: CInt, name: CInt, value: CInt) throws(SystemError) {
+        var v = value
+        _ = try syscall("setsockopt") {
+            Glibc.setsockopt(fd.rawValue, level, name, &v, socklen_t(MemoryLayout<CInt>.size))
+        }
+    }
+
+    /// C equivalent: `bind(2)`.
+    public static func bind(_ fd: FileDescriptor, to address: SocketAddress) throws(SystemError) {
+        _ = try address.withSockaddr { (sa, len) throws(SystemError) in
+            try syscall("bind") { Glibc.bind(fd.rawValue, sa, len) }
+        }
+    }
+
+    /// C equivalent: `connect(2)`.
+    public static func connect(_ fd: FileDescriptor, to address: SocketAddress) throws(SystemError) {
+        _ = try address.withSockaddr { (sa, len) throws(SystemError) in
+            try syscall("connect") { Glibc.connect(fd.rawValue, sa, len) }
+        }
+    }
+
+    /// C equivalent: `listen(2)`. Calling it again on a listening socket
+    /// changes the backlog.
+    public static func listen(_ fd: FileDescriptor, backlog: CInt) throws(SystemError) {
+        _ = try syscall("listen") { Glibc.listen(fd.rawValue, backlog) }
+    }
+
+    /// C equivalent: `getsockname(2)`.
+    public static func localAddress(_ fd: FileDescriptor) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        return try withUnsafeMutablePointer(to: &storage) { (p) throws(SystemError) -> SocketAddress in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) -> SocketAddress in
+                _ = try syscall("getsockname") { getsockname(fd.rawValue, sa, &length) }
+                return SocketAddress(raw: UnsafeRawPointer(sa), length: length)
+            }
+        }
+    }
+
+    /// C equivalent: `getsockopt(SOL_SOCKET, SO_TYPE)`: SOCK_STREAM, SOCK_DGRAM...
+    public static func type(of fd: FileDescriptor) throws(SystemError) -> CInt {
+        var value: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        _ = try syscall("getsockopt") { getsockopt(fd.rawValue, SOL_SOCKET, SO_TYPE, &value, &length) }
+        return value
+    }
+}
+
+/// Where an accepted connection came from, filled in by `accept4`.
+struct PeerBuffer {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    init() {}
+
+    func address() -> SocketAddress {
+        withUnsafeBytes(of: storage) { SocketAddress(raw: $0.baseAddress!, length: length) }
+    }
+}
+
+extension Socket {
+    /// The outcome of one accept: a connection, or "nothing pending".
+    public enum Accepted { case connection(FileDescriptor), wouldBlock }
+
+    /// C equivalent: `accept4(2)` with SOCK_CLOEXEC only: the connection stays
+    /// blocking, as every classic inetd handler expects.
+    static func accept(_ listener: FileDescriptor, peer: inout PeerBuffer) throws(SystemError) -> Accepted {
+        peer.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        do {
+            let fd = try withUnsafeMutablePointer(to: &peer.storage) { (p) throws(SystemError) -> CInt in
+                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) -> CInt in
+                    try syscall("accept4") { inetd_accept4(listener.rawValue, sa, &peer.length, CInt(SOCK_CLOEXEC.rawValue)) }
+                }
+            }
+            return .connection(FileDescriptor(rawValue: fd))
+        } catch where error.errno == EAGAIN || error.errno == EWOULDBLOCK {
+            return .wouldBlock
+        }
+    }
+}

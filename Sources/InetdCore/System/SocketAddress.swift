@@ -1,0 +1,144 @@
+public import Glibc
+
+/// An IPv4, IPv6 or Unix-domain socket address, stored as the kernel takes it.
+public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
+    public enum Family: Sendable, Hashable { case inet, inet6, unix }
+
+    /// The address bytes as `struct sockaddr_*`; length is the valid prefix.
+    private var storage: [UInt8]
+
+    public var length: socklen_t { socklen_t(storage.count) }
+
+    public var family: Family {
+        switch storage.withUnsafeBytes({ $0.load(as: sa_family_t.self) }) {
+        case sa_family_t(AF_INET): return .inet
+        case sa_family_t(AF_INET6): return .inet6
+        default: return .unix
+        }
+    }
+
+    public var domain: CInt {
+        switch family {
+        case .inet: return AF_INET
+        case .inet6: return AF_INET6
+        case .unix: return AF_UNIX
+        }
+    }
+
+    /// Builds an address from raw `sockaddr` bytes as accept(2) or
+    /// getsockname(2) filled them in.
+    public init(raw: UnsafeRawPointer, length: socklen_t) {
+        storage = Array(UnsafeRawBufferPointer(start: raw, count: Int(length)))
+    }
+
+    public init(ipv4 bytes: (UInt8, UInt8, UInt8, UInt8), port: UInt16) {
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        withUnsafeMutableBytes(of: &sin.sin_addr) { dst in
+            withUnsafeBytes(of: bytes) { dst.copyMemory(from: $0) }
+        }
+        storage = withUnsafeBytes(of: &sin) { Array($0) }
+    }
+
+    public init(ipv6 bytes: [UInt8], port: UInt16, scope: UInt32 = 0) {
+        precondition(bytes.count == 16)
+        var sin6 = sockaddr_in6()
+        sin6.sin6_family = sa_family_t(AF_INET6)
+        sin6.sin6_port = port.bigEndian
+        sin6.sin6_scope_id = scope
+        withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
+        storage = withUnsafeBytes(of: &sin6) { Array($0) }
+    }
+
+    /// A Unix-domain address; nil when the path does not fit sun_path.
+    public init?(unixPath path: String) {
+        var sun = sockaddr_un()
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: sun.sun_path)
+        guard !bytes.isEmpty, bytes.count < capacity else { return nil }
+        sun.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &sun.sun_path) { $0.copyBytes(from: bytes) }
+        let length = MemoryLayout<sa_family_t>.size + bytes.count + 1
+        storage = withUnsafeBytes(of: &sun) { Array($0.prefix(length)) }
+    }
+
+    /// Parses an IPv4 or IPv6 literal (no brackets); nil if it is neither.
+    public init?(literal: String, port: UInt16) {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, literal, &v4) == 1 {
+            let b = withUnsafeBytes(of: &v4) { Array($0) }
+            self.init(ipv4: (b[0], b[1], b[2], b[3]), port: port)
+            return
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, literal, &v6) == 1 {
+            self.init(ipv6: withUnsafeBytes(of: &v6) { Array($0) }, port: port)
+            return
+        }
+        return nil
+    }
+
+    public static func anyIPv4(port: UInt16) -> SocketAddress { SocketAddress(ipv4: (0, 0, 0, 0), port: port) }
+    public static func anyIPv6(port: UInt16) -> SocketAddress {
+        SocketAddress(ipv6: [UInt8](repeating: 0, count: 16), port: port)
+    }
+
+    /// The port, for IP addresses; 0 for Unix-domain ones.
+    public var port: UInt16 {
+        switch family {
+        case .inet: return storage.withUnsafeBytes { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
+        case .inet6: return storage.withUnsafeBytes { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
+        case .unix: return 0
+        }
+    }
+
+    /// The host part as text: `127.0.0.1`, `::1`; the path for Unix-domain.
+    public var host: String {
+        switch family {
+        case .inet: return ntop(AF_INET, offset: 4)
+        case .inet6: return ntop(AF_INET6, offset: 8)
+        case .unix:
+            let pathBytes = storage.dropFirst(MemoryLayout<sa_family_t>.size).prefix { $0 != 0 }
+            return String(decoding: pathBytes, as: UTF8.self)
+        }
+    }
+
+    /// The raw address bytes (4 or 16) of an IP address; empty for Unix.
+    public var addressBytes: [UInt8] {
+        switch family {
+        case .inet: return Array(storage[4..<8])
+        case .inet6: return Array(storage[8..<24])
+        case .unix: return []
+        }
+    }
+
+    public var isWildcard: Bool { family != .unix && addressBytes.allSatisfy { $0 == 0 } }
+
+    /// `127.0.0.1:7007`, `[::1]:7007`, or the path.
+    public var description: String {
+        switch family {
+        case .inet: return "\(host):\(port)"
+        case .inet6: return "[\(host)]:\(port)"
+        case .unix: return host
+        }
+    }
+
+    private func ntop(_ af: CInt, offset: Int) -> String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        storage.withUnsafeBytes { raw in
+            _ = inet_ntop(af, raw.baseAddress! + offset, &text, socklen_t(text.count))
+        }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Calls `body` with a `sockaddr` pointer and length for a system call.
+    public func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> R) throws(SystemError) -> R {
+        let result = storage.withUnsafeBytes { raw in
+            Result { () throws(SystemError) -> R in
+                try body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+            }
+        }
+        return try result.get()
+    }
+}

@@ -1,0 +1,42 @@
+import Glibc
+import _InetdSystem
+
+/// The one seam every system call goes through.
+///
+/// `body` makes one call that returns -1 and sets errno on failure. EINTR is
+/// retried; any other errno is thrown with the call's name. EBADF and EFAULT
+/// mean this program passed a wrong descriptor or pointer: a bug, so they stop
+/// the process instead of travelling as an error.
+///
+/// `@inline(never)` keeps ARC traffic and other calls from running between
+/// the system call and the read of errno.
+@inline(never)
+func syscall<Result: BinaryInteger>(
+    _ name: StaticString, _ body: () -> Result
+) throws(SystemError) -> Result {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        let code = inetd_errno()
+        switch code {
+        case EINTR:
+            continue
+        case EBADF, EFAULT:
+            preconditionFailure("\(name): \(errnoText(code)): a descriptor or pointer bug")
+        default:
+            throw SystemError(call: "\(name)", errno: code)
+        }
+    }
+}
+
+/// Like `syscall`, for calls that report an errno as their return value
+/// (0 on success), as pthread and posix_* functions do.
+@inline(never)
+func errnoReturning(_ name: StaticString, _ body: () -> Int32) throws(SystemError) {
+    while true {
+        let code = body()
+        if code == 0 { return }
+        if code == EINTR { continue }
+        throw SystemError(call: "\(name)", errno: code)
+    }
+}

@@ -1,0 +1,72 @@
+// The C side of swift-inetd: what Glibc's Swift module does not expose, and the
+// one function that runs in a child between fork and exec.
+#ifndef INETD_SYSTEM_H
+#define INETD_SYSTEM_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+/// The largest number of descriptors a child is handed (fd 0 up to this - 1).
+#define INETD_SPAWN_MAX_FDS 64
+
+/// The set-up step a child was at when it failed; sent back with the errno.
+enum inetd_spawn_step {
+    INETD_STEP_NONE = 0,
+    INETD_STEP_PIPE,      // parent: pipe2 for the error channel
+    INETD_STEP_FORK,      // parent: fork
+    INETD_STEP_SIGNALS,   // child: sigaction / sigprocmask
+    INETD_STEP_SETSID,
+    INETD_STEP_CHDIR,
+    INETD_STEP_DUP,       // child: moving descriptors into place
+    INETD_STEP_SETGROUPS,
+    INETD_STEP_SETGID,
+    INETD_STEP_SETUID,
+    INETD_STEP_VERIFY,    // child: setuid(0) succeeded after dropping to a non-root uid
+    INETD_STEP_CLOSE,     // child: marking every other descriptor close-on-exec
+    INETD_STEP_EXEC,
+    INETD_STEP_CHANNEL,   // parent: the error channel returned a short read
+};
+
+/// Everything a child needs, marshalled by the parent ahead of the fork: the
+/// child allocates nothing and looks nothing up.
+struct inetd_spawn_req {
+    const char *_Nonnull path;
+    char *const _Nullable *_Nonnull argv;
+    char *const _Nullable *_Nonnull envp;
+    /// fds[i] becomes the child's descriptor i; every other descriptor is closed.
+    const int *_Nonnull fds;
+    int nfds;
+    /// Non-zero: setgroups(groups), setgid(gid), setuid(uid), in that order.
+    int change_identity;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *_Nullable groups;
+    int ngroups;
+    /// When set, the child writes "LISTEN_PID=<its pid>" here (an envp entry the
+    /// parent reserved); capacity counts the terminating NUL.
+    char *_Nullable listen_pid_entry;
+    int listen_pid_capacity;
+};
+
+/// Forks a child that sets itself up as `req` says and execs `req->path`.
+/// Returns 0 with the child's pid in `*pid` once the exec succeeded, or an errno
+/// with the failing step in `*step` (the failed child is already reaped).
+int inetd_spawn(const struct inetd_spawn_req *_Nonnull req, pid_t *_Nonnull pid,
+                int *_Nonnull step);
+
+/// accept4(2); a thin wrapper because it is a GNU extension.
+int inetd_accept4(int fd, struct sockaddr *_Nullable addr, socklen_t *_Nullable len, int flags);
+/// pipe2(2); a thin wrapper because it is a GNU extension.
+int inetd_pipe2(int fds[_Nonnull 2], int flags);
+/// The process environment (`environ`).
+char *_Nullable *_Nullable inetd_environ(void);
+/// errno, read right after the call that set it.
+int inetd_errno(void);
+
+#endif
