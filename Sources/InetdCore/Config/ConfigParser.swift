@@ -50,20 +50,30 @@ public struct ConfigParser {
     func logicalLines(_ text: String, diagnostics: inout [Diagnostic]) -> [LogicalLine] {
         var lines: [LogicalLine] = []
         var number = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // A comment or an empty line ends an entry, as in OpenBSD: the tail
+        // of a commented-out entry (update-inetd's `#<off>#` on a wrapped
+        // one) must not become arguments of the entry above the comment.
+        var continuable = false
+        // "\r\n" is a single Character in Swift: splitting on "\n" alone
+        // would leave a CRLF file as one line.
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             number += 1
             let body = raw.hasSuffix("\r") ? raw.dropLast() : raw[...]
             let fields = body.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard let first = fields.first, !first.hasPrefix("#") else { continue }
+            guard let first = fields.first, !first.hasPrefix("#") else {
+                if !fields.isEmpty || body.isEmpty { continuable = false }
+                continue
+            }
             if body.first == " " || body.first == "\t" {
-                if lines.isEmpty {
-                    diagnostics.append(error(number, "continuation line with no entry before it"))
-                } else {
+                if continuable {
                     lines[lines.count - 1].fields += fields
+                } else {
+                    diagnostics.append(error(number, "continuation line with no entry before it"))
                 }
                 continue
             }
             lines.append(LogicalLine(line: number, fields: fields))
+            continuable = true
         }
         return lines
     }
@@ -299,11 +309,13 @@ public struct ConfigParser {
 
     func parseProgram(_ field: String, arguments: [String], into entry: inout ServiceEntry) throws(Failure) {
         if field == "internal" {
+            // Checked first: FreeBSD names a unix built-in by its path, which
+            // would otherwise be reported as a port with no built-in named.
+            if entry.transport.kind == .unix { throw fail("built-in services run over tcp or udp, not unix") }
             let name: String
             if let first = arguments.first {
                 name = first
-            } else if entry.transport.kind != .unix, !entry.service.isEmpty,
-                      !entry.service.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            } else if !entry.service.isEmpty, !entry.service.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
                 name = entry.service
             } else {
                 throw fail("internal service on port \(entry.service): name the built-in after 'internal' (echo, discard, chargen, daytime, time)")

@@ -38,9 +38,10 @@ public enum NormalizedTable {
         var protoField = proto
         if let n = entry.sendBuffer { protoField += ",sndbuf=\(n)" }
         if let n = entry.receiveBuffer { protoField += ",rcvbuf=\(n)" }
-        let user = entry.user == "-" ? "-" : (service.identity.map { id in
-            entry.group.map { "\(id.user):\($0)" } ?? id.user
-        } ?? entry.user)
+        // The group is kept without an identity too (inetd not root), so the
+        // listing asks for what the line asked for.
+        let name = service.identity?.user ?? entry.user
+        let user = entry.group.map { "\(name):\($0)" } ?? name
         let program: String
         switch entry.program {
         case .path(let path): program = path

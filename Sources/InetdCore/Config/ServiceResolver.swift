@@ -13,28 +13,83 @@ public struct ServiceResolver {
     }
 
     public func resolve(_ entries: [ServiceEntry]) -> (services: [Service], diagnostics: [Diagnostic]) {
+        let attempts = entries.map { entry in
+            Swift.Result { () throws(ConfigParser.Failure) -> Service in try service(for: entry) }
+        }
+        // OpenBSD and FreeBSD files pair every `tcp` line with a `tcp6` line
+        // for the same service. Here `tcp` opens an IPv6 socket as well, so
+        // its IPv6 wildcard yields to a line that asks for that one
+        // explicitly, instead of making the stock files report duplicates.
+        var explicitIPv6: Set<Claim> = []
+        for case .success(let service) in attempts where service.entry.transport.families != .both {
+            for endpoint in service.endpoints where endpoint.address.family == .inet6 {
+                explicitIPv6.insert(Claim(endpoint))
+            }
+        }
         var services: [Service] = []
         var diagnostics: [Diagnostic] = []
-        var claimed: [Endpoint: Int] = [:]
-        for entry in entries {
+        var claimed: [Claim: Int] = [:]
+        for (entry, attempt) in zip(entries, attempts) {
             do throws(ConfigParser.Failure) {
-                let endpoints = try self.endpoints(for: entry)
-                for endpoint in endpoints {
-                    if let line = claimed[endpoint] {
-                        throw .init(text: "\(endpoint) is already claimed by line \(line)")
+                var service = try attempt.get()
+                if entry.transport.families == .both {
+                    service.endpoints.removeAll {
+                        $0.address.family == .inet6 && $0.address.isWildcard && explicitIPv6.contains(Claim($0))
                     }
                 }
-                var service = Service(entry: entry, endpoints: endpoints, identity: try identity(for: entry))
-                if let user = entry.options.ownerUser {
-                    service.socketOwner = try owner(user: user, group: entry.options.ownerGroup)
+                for endpoint in service.endpoints {
+                    for claim in Claim.all(endpoint) {
+                        guard let line = claimed[claim] else { continue }
+                        if claim == Claim(endpoint) {
+                            throw .init(text: "\(endpoint) is already claimed by line \(line)")
+                        }
+                        throw .init(text: "\(endpoint) takes IPv4 too, and \(claim.address) is already claimed by line \(line)")
+                    }
                 }
-                for endpoint in endpoints { claimed[endpoint] = entry.line }
+                for endpoint in service.endpoints {
+                    for claim in Claim.all(endpoint) { claimed[claim] = entry.line }
+                }
                 services.append(service)
             } catch {
                 diagnostics.append(Diagnostic(file: file, line: entry.line, message: error.text))
             }
         }
         return (services, diagnostics)
+    }
+
+    func service(for entry: ServiceEntry) throws(ConfigParser.Failure) -> Service {
+        let endpoints = try self.endpoints(for: entry)
+        var resolved = entry
+        (resolved.user, resolved.group) = userAndGroup(entry)
+        var service = Service(entry: resolved, endpoints: endpoints, identity: try identity(for: resolved))
+        if let user = entry.options.ownerUser {
+            service.socketOwner = try owner(user: user, group: entry.options.ownerGroup)
+        }
+        return service
+    }
+
+    /// What two lines may not share. Neither IPV6_V6ONLY nor the socket type
+    /// lets a second socket bind the same address, port and protocol (or
+    /// path); a dual-stack wildcard holds the IPv4 wildcard as well.
+    struct Claim: Hashable {
+        var kind: Transport.Kind
+        var address: SocketAddress
+
+        init(_ endpoint: Endpoint) {
+            kind = endpoint.kind
+            address = endpoint.address
+        }
+
+        init(kind: Transport.Kind, address: SocketAddress) {
+            self.kind = kind
+            self.address = address
+        }
+
+        static func all(_ endpoint: Endpoint) -> [Claim] {
+            let own = Claim(endpoint)
+            guard endpoint.address.family == .inet6, endpoint.address.isWildcard, !endpoint.ipv6Only else { return [own] }
+            return [own, Claim(kind: endpoint.kind, address: .anyIPv4(port: endpoint.address.port))]
+        }
     }
 
     // MARK: - Endpoints
@@ -103,18 +158,20 @@ public struct ServiceResolver {
 
     // MARK: - Identity
 
+    /// Splits `user.group`, the older separator, when no user has the
+    /// dotted name; the service keeps the split so the listing shows it.
+    func userAndGroup(_ entry: ServiceEntry) -> (String, String?) {
+        let name = entry.user
+        guard name != "-", entry.group == nil, lookup.user(named: name) == nil,
+              let dot = name.firstIndex(of: ".") else { return (name, entry.group) }
+        return (String(name[..<dot]), String(name[name.index(after: dot)...]))
+    }
+
     func identity(for entry: ServiceEntry) throws(ConfigParser.Failure) -> Identity? {
         if entry.user == "-" { return nil }
-        var userName = entry.user
-        var groupName = entry.group
-        var user = lookup.user(named: userName)
-        if user == nil, groupName == nil, let dot = userName.firstIndex(of: ".") {
-            // `user.group`, the older separator, when no user has the dotted name.
-            groupName = String(userName[userName.index(after: dot)...])
-            userName = String(userName[..<dot])
-            user = lookup.user(named: userName)
-        }
-        guard let user else { throw .init(text: "unknown user '\(userName)'") }
+        let userName = entry.user
+        let groupName = entry.group
+        guard let user = lookup.user(named: userName) else { throw .init(text: "unknown user '\(userName)'") }
         var gid = user.gid
         if let groupName {
             guard let found = lookup.group(named: groupName) else { throw .init(text: "unknown group '\(groupName)'") }

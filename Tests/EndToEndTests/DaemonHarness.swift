@@ -1,0 +1,207 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Where `swift build` put the binaries: beside the test bundle.
+enum Binaries {
+    static let directory: String = {
+        var path = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &path, path.count - 1)
+        let exe = String(decoding: path.prefix(max(n, 0)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var dir = (exe as NSString).deletingLastPathComponent
+        // swift-testing may run from inside the .xctest bundle.
+        while !FileManager.default.fileExists(atPath: dir + "/inetd"), dir.count > 1 {
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        return dir
+    }()
+    static var inetd: String { directory + "/inetd" }
+    static var probe: String { directory + "/inetd-probe" }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A temporary directory removed when the test is done with it.
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        var template = Array((NSTemporaryDirectory() + "/inetd-test-XXXXXX").utf8CString)
+        path = String(cString: mkdtemp(&template)!)
+        chmod(path, 0o755)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func write(_ name: String, _ text: String) -> String {
+        let file = path + "/" + name
+        _ = FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
+        return file
+    }
+}
+
+/// One inetd process under test: started with `--notify-fd 3`, its stderr
+/// captured line by line.
+final class RunningDaemon: @unchecked Sendable {
+    let pid: pid_t
+    let directory: TemporaryDirectory
+    let configPath: String
+    private let captured = CapturedText()
+    private(set) var exitStatus: CInt?
+
+    /// Starts inetd on `config` and waits until it reports readiness.
+    init(config: String, arguments: [String] = ["-d"], environment: [String: String] = [:],
+         inheritedFD: CInt? = nil, waitForReady: Bool = true) throws {
+        directory = TemporaryDirectory()
+        configPath = directory.write("inetd.conf", config)
+        var notify: [CInt] = [0, 0]
+        var errPipe: [CInt] = [0, 0]
+        guard pipe(&notify) == 0, pipe(&errPipe) == 0 else { throw HarnessError("pipe") }
+        for fd in notify + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        posix_spawn_file_actions_adddup2(&actions, notify[1], 3)
+        if let extra = inheritedFD { posix_spawn_file_actions_adddup2(&actions, extra, 5) }
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("LISTEN_") || key == "NOTIFY_SOCKET" { env[key] = nil }
+        env.merge(environment) { $1 }
+        let argv = [Binaries.inetd] + arguments + ["--notify-fd", "3", configPath]
+        let envp = env.map { "\($0)=\($1)" }
+        var child: pid_t = 0
+        let rc = withCStrings(argv) { cargv in
+            withCStrings(envp) { cenvp in posix_spawn(&child, Binaries.inetd, &actions, nil, cargv, cenvp) }
+        }
+        close(notify[1])
+        close(errPipe[1])
+        guard rc == 0 else { throw HarnessError("posix_spawn: \(rc)") }
+        pid = child
+        // The reader holds only the buffer, never the daemon object, so that
+        // dropping the object kills the process and ends the reader.
+        let buffer = captured
+        let fd = errPipe[0]
+        Thread { buffer.readUntilEOF(fd) }.start()
+        defer { close(notify[0]) }
+        if waitForReady {
+            var pfd = pollfd(fd: notify[0], events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 20_000) == 1 else { throw HarnessError("inetd did not become ready:\n\(log)") }
+            var byte: UInt8 = 0
+            guard read(notify[0], &byte, 1) == 1, byte == 0x0A else { throw HarnessError("no readiness newline:\n\(log)") }
+        }
+    }
+
+    deinit {
+        if exitStatus == nil {
+            kill(pid, SIGKILL)
+            var status: CInt = 0
+            waitpid(pid, &status, 0)
+        }
+    }
+
+    var log: String { captured.text }
+
+    func count(_ needle: String) -> Int { log.components(separatedBy: needle).count - 1 }
+
+    /// Waits until the log holds `needle` at least `times` times.
+    func waitForLog(_ needle: String, times: Int = 1, timeout: Double = 10) throws {
+        try waitUntil(timeout: timeout, "log line '\(needle)' x\(times)") { count(needle) >= times }
+    }
+
+    func waitUntil(timeout: Double = 10, _ what: String, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition() {
+            if Date() > deadline { throw HarnessError("timed out waiting for \(what); log:\n\(log)") }
+            usleep(5_000)
+        }
+    }
+
+    func signal(_ number: CInt) { kill(pid, number) }
+
+    /// SIGHUP, then waits for the reload to be logged.
+    func reload() throws {
+        let before = count("event=reloaded") + count("event=reload_failed")
+        signal(SIGHUP)
+        try waitUntil("reload") { count("event=reloaded") + count("event=reload_failed") > before }
+    }
+
+    func rewriteConfig(_ text: String) {
+        _ = FileManager.default.createFile(atPath: configPath, contents: Data(text.utf8))
+    }
+
+    /// Sends `signal` and waits for the exit status (the raw wait status).
+    @discardableResult
+    func stop(_ number: CInt = SIGTERM, timeout: Double = 20) throws -> CInt {
+        if let exitStatus { return exitStatus }
+        kill(pid, number)
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: CInt = 0
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if Date() > deadline { throw HarnessError("inetd did not exit after signal \(number):\n\(log)") }
+            usleep(5_000)
+        }
+        exitStatus = status
+        return status
+    }
+
+    /// The daemon's open descriptors: number → link target.
+    func openFDs() -> [Int: String] {
+        var result: [Int: String] = [:]
+        let dir = "/proc/\(pid)/fd"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            if let fd = Int(name), let target = try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + name) {
+                result[fd] = target
+            }
+        }
+        return result
+    }
+
+    /// Children of the daemon that are zombies now.
+    func zombieChildren() -> [Int] {
+        var zombies: [Int] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int(name),
+                  let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            if fields.count > 1, fields[0] == "Z", Int(fields[1]) == Int(self.pid) { zombies.append(pid) }
+        }
+        return zombies
+    }
+}
+
+/// Text appended by a reader thread and read by the test.
+final class CapturedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = ""
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+
+    func readUntilEOF(_ fd: CInt) {
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            lock.lock()
+            value += String(decoding: buffer.prefix(n), as: UTF8.self)
+            lock.unlock()
+        }
+        close(fd)
+    }
+}
+
+func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return body(pointers)
+}
+
+/// Exit code of a raw wait status, or nil when killed by a signal.
+func exitCode(_ status: CInt) -> CInt? { status & 0x7F == 0 ? (status >> 8) & 0xFF : nil }
