@@ -72,6 +72,18 @@ static void write_listen_pid(char *slot, int capacity) {
     slot[at] = '\0';
 }
 
+/// Resets one signal to SIG_DFL. glibc's sigaction refuses the signals it
+/// reserves for itself (32 and 33, used by NPTL), yet a parent may have left
+/// them ignored, so those go to the kernel directly.
+static void reset_disposition(int sig, const struct sigaction *dfl) {
+    if (sigaction(sig, dfl, NULL) == 0 || errno != EINVAL) return;
+#if defined(__x86_64__) || defined(__aarch64__)
+    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } kernel_dfl = { 0 };
+    kernel_dfl.handler = (void *)SIG_DFL;
+    (void)syscall(SYS_rt_sigaction, sig, &kernel_dfl, NULL, sizeof kernel_dfl.mask);
+#endif
+}
+
 static _Noreturn void child(const struct inetd_spawn_req *req, int channel) {
     // Dispositions first, then the mask: nothing is delivered in between
     // because the parent's blocked set is inherited until the mask is cleared.
@@ -80,7 +92,7 @@ static _Noreturn void child(const struct inetd_spawn_req *req, int channel) {
     dfl.sa_flags = 0;
     sigemptyset(&dfl.sa_mask);
     for (int sig = 1; sig < NSIG; sig++)
-        (void)sigaction(sig, &dfl, NULL);  // SIGKILL, SIGSTOP, libc-reserved: EINVAL
+        if (sig != SIGKILL && sig != SIGSTOP) reset_disposition(sig, &dfl);
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(channel, INETD_STEP_SIGNALS);

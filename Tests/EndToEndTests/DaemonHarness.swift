@@ -57,8 +57,11 @@ final class RunningDaemon: @unchecked Sendable {
         configPath = directory.write("inetd.conf", config)
         var notify: [CInt] = [0, 0]
         var errPipe: [CInt] = [0, 0]
-        guard pipe(&notify) == 0, pipe(&errPipe) == 0 else { throw HarnessError("pipe") }
-        for fd in notify + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // Close-on-exec from birth: a daemon that another test starts at the
+        // same moment must not inherit these and hold them open.
+        let streamCloexec = CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
+        guard socketpair(AF_UNIX, streamCloexec, 0, &notify) == 0,
+              socketpair(AF_UNIX, streamCloexec, 0, &errPipe) == 0 else { throw HarnessError("socketpair") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -90,6 +93,11 @@ final class RunningDaemon: @unchecked Sendable {
             guard poll(&pfd, 1, 20_000) == 1 else { throw HarnessError("inetd did not become ready:\n\(log)") }
             var byte: UInt8 = 0
             guard read(notify[0], &byte, 1) == 1, byte == 0x0A else { throw HarnessError("no readiness newline:\n\(log)") }
+            // inetd closes the descriptor after the newline: wait for that too,
+            // so that its descriptor table is at rest when the test starts.
+            guard poll(&pfd, 1, 20_000) == 1, read(notify[0], &byte, 1) == 0 else {
+                throw HarnessError("notify fd not closed after readiness")
+            }
         }
     }
 

@@ -1,0 +1,92 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The binary's own properties and its command line.
+@Suite struct BinaryTests {
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func run(_ arguments: [String]) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binaries.inetd)
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func binaryDoesNotLinkFoundation() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        process.arguments = [Binaries.inetd]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(text.contains("libc.so"), "ldd listed the libraries")
+        #expect(!text.contains("Foundation"), "inetd links Foundation:\n\(text)")
+    }
+
+    @Test func versionAndHelpExitZero() throws {
+        let version = try run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout.hasPrefix("inetd (swift-inetd)"))
+        let help = try run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("usage: inetd"))
+    }
+
+    @Test func usageErrorExitsTwo() throws {
+        let outcome = try run(["--no-such-flag"])
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr.contains("unknown option '--no-such-flag'"))
+        #expect(try run(["a.conf", "b.conf"]).status == 2)
+        #expect(try run(["--notify-fd"]).status == 2)
+    }
+
+    @Test func unreadableConfigExitsOneWithTheReason() throws {
+        let outcome = try run(["/nonexistent/inetd.conf"])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("event=config_unreadable"))
+        #expect(outcome.stderr.contains("open: No such file or directory (errno 2)"))
+    }
+
+    @Test func checkPrintsTheNormalizedTableAndReportsEachBadLine() throws {
+        let dir = TemporaryDirectory()
+        let good = dir.write("good.conf", "127.0.0.1:7007 stream tcp nowait - /bin/cat cat\n")
+        let okay = try run(["--check", good])
+        #expect(okay.status == 0)
+        #expect(okay.stdout.contains("127.0.0.1:7007 stream tcp4 nowait,max=64 - /bin/cat cat"))
+        #expect(okay.stderr.isEmpty)
+
+        let bad = dir.write("bad.conf", """
+            127.0.0.1:7007 stream tcp nowait - /bin/cat cat
+            127.0.0.1:7008 stream tcp nowait,bogus - /bin/cat cat
+            127.0.0.1:7009 stream tcp sometimes - /bin/cat cat
+            """)
+        let failed = try run(["--check", bad])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("\(bad):2: unknown option 'bogus'"))
+        #expect(failed.stderr.contains("\(bad):3: wait field 'sometimes' must start with wait or nowait"))
+        #expect(failed.stdout.contains("127.0.0.1:7007"), "valid lines are still listed")
+    }
+
+    @Test func checkAcceptsTheSampleConfiguration() throws {
+        let sample = URL(fileURLWithPath: Binaries.directory).appendingPathComponent("../../../inetd.conf.sample").standardized.path
+        let outcome = try run(["--check", sample])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(!outcome.stdout.isEmpty)
+    }
+}

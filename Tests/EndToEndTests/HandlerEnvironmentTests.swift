@@ -1,0 +1,100 @@
+import Foundation
+import Glibc
+import Testing
+
+/// What a handler gets, exactly as SPEC section 3 lists it.
+@Suite struct HandlerEnvironmentTests {
+    @Test func handlerGetsACleanProcessAndOnlyItsDescriptors() throws {
+        let port = try freePort()
+        let dir = TemporaryDirectory()
+        // A supervisor's notify socket, stale LISTEN_* variables and an extra
+        // inherited descriptor: none may reach a handler.
+        let notifyPath = dir.path + "/notify.sock"
+        let notify = try ClientSocket(family: AF_UNIX, type: CInt(SOCK_DGRAM.rawValue))
+        _ = unixAddress(notifyPath).withUnsafeBytes {
+            bind(notify.fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count))
+        }
+        var extra: [CInt] = [0, 0]
+        #expect(pipe(&extra) == 0)
+        defer { close(extra[0]); close(extra[1]) }
+        let daemon = try RunningDaemon(
+            config: "127.0.0.1:\(port) stream tcp nowait - \(Binaries.probe) probe\n",
+            environment: ["NOTIFY_SOCKET": notifyPath, "LISTEN_FDS": "2", "LISTEN_PID": "1",
+                          "LISTEN_FDNAMES": "a:b", "INETD_TEST_MARKER": "kept"],
+            inheritedFD: extra[1])
+        #expect(try notify.receiveAll(datagram: true) == "READY=1")
+
+        let report = try ProbeReport(tcpExchange("127.0.0.1", port))
+        #expect(report["fds"] == "0,1,2")
+        #expect(report["fd.0"]?.hasPrefix("socket:") == true)
+        #expect(report["fd.0"]?.contains("nonblock=0") == true, "a connection is handed over blocking")
+        #expect(report["fd.0"]?.components(separatedBy: " ").first == report["fd.1"]?.components(separatedBy: " ").first)
+        let daemonStderr = daemon.openFDs()[2]
+        #expect(report["fd.2"]?.components(separatedBy: " ").first == daemonStderr, "fd 2 is inetd's stderr")
+        #expect(report["sigblk"] == "0000000000000000", "empty signal mask")
+        #expect(report["sigign"] == "0000000000000000", "every disposition default, SIGPIPE included")
+        #expect(report["sid"] == "\(report.pid)", "a new session")
+        #expect(report["pgid"] == "\(report.pid)")
+        #expect(report["cwd"] == "/")
+        #expect(report["umask"] == "0022")
+        #expect(report.environment["NOTIFY_SOCKET"] == nil)
+        #expect(report.environment.keys.filter { $0.hasPrefix("LISTEN_") }.isEmpty)
+        #expect(report.environment["INETD_TEST_MARKER"] == "kept", "inetd's own environment is passed on")
+
+        try daemon.stop()
+        #expect(try notify.receiveAll(datagram: true) == "STOPPING=1")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "changing identity needs root"))
+    func rootRunsHandlersAsTheConfiguredUserAndGroups() throws {
+        let port = try freePort()
+        let other = try freePort()
+        let daemon = try RunningDaemon(config: """
+            127.0.0.1:\(port) stream tcp nowait nobody \(Binaries.probe) probe
+            127.0.0.1:\(other) stream tcp nowait nobody:daemon \(Binaries.probe) probe
+            """)
+        guard let nobody = getpwnam("nobody")?.pointee, let daemonGroup = getgrnam("daemon")?.pointee else {
+            Issue.record("no nobody user or daemon group on this machine")
+            return
+        }
+        let plain = try ProbeReport(tcpExchange("127.0.0.1", port))
+        #expect(plain["uid"] == "\(nobody.pw_uid)")
+        #expect(plain["euid"] == "\(nobody.pw_uid)")
+        #expect(plain["gid"] == "\(nobody.pw_gid)")
+        #expect(plain["egid"] == "\(nobody.pw_gid)")
+        #expect(groupSet(plain["groups"]) == expectedGroups("nobody", nobody.pw_gid))
+
+        let grouped = try ProbeReport(tcpExchange("127.0.0.1", other))
+        #expect(grouped["uid"] == "\(nobody.pw_uid)")
+        #expect(grouped["gid"] == "\(daemonGroup.gr_gid)")
+        #expect(groupSet(grouped["groups"]) == expectedGroups("nobody", daemonGroup.gr_gid))
+        #expect(!groupSet(grouped["groups"]).contains(0), "none of root's groups")
+        _ = daemon
+    }
+
+    @Test(.enabled(if: getuid() == 0, "changing identity needs root"))
+    func rootSetsTheUnixSocketOwnerBeforeThePathAppears() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path + "/owned.sock"
+        let daemon = try RunningDaemon(config: "\(path) stream unix nowait,mode=0660,owner=nobody:daemon - \(Binaries.probe) probe\n")
+        var info = stat()
+        #expect(lstat(path, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o660)
+        #expect(info.st_uid == getpwnam("nobody")!.pointee.pw_uid)
+        #expect(info.st_gid == getgrnam("daemon")!.pointee.gr_gid)
+        #expect(!FileManager.default.fileExists(atPath: path + ".inetd-new"))
+        _ = daemon
+    }
+
+    private func groupSet(_ text: String?) -> Set<gid_t> {
+        Set((text ?? "").split(separator: ",").compactMap { gid_t($0) })
+    }
+
+    /// initgroups(user, gid)'s list, as the spec asks for.
+    private func expectedGroups(_ user: String, _ gid: gid_t) -> Set<gid_t> {
+        var count: CInt = 256
+        var list = [gid_t](repeating: 0, count: 256)
+        _ = getgrouplist(user, gid, &list, &count)
+        return Set(list.prefix(Int(count)))
+    }
+}

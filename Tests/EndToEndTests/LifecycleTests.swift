@@ -1,0 +1,92 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Start, stop, signals and leaks, seen from outside the process.
+@Suite struct LifecycleTests {
+    @Test func sigtermStopsCleanlyAndClosesListeners() throws {
+        let port = try freePort()
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait - \(Binaries.probe) probe\n")
+        let status = try daemon.stop(SIGTERM)
+        #expect(exitCode(status) == 0)
+        #expect(daemon.log.contains("event=stopping signal=SIGTERM"))
+        #expect(throws: HarnessError.self) { try tcpExchange("127.0.0.1", port) }
+    }
+
+    @Test func sigintStopsCleanly() throws {
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(try freePort()) stream tcp nowait - \(Binaries.probe) probe\n")
+        #expect(exitCode(try daemon.stop(SIGINT)) == 0)
+    }
+
+    @Test func stopTerminatesWaitHandlersAndLeavesNowaitOnes() throws {
+        let waitPort = try freePort()
+        let nowaitPort = try freePort()
+        let daemon = try RunningDaemon(config: """
+            127.0.0.1:\(waitPort) stream tcp wait - /bin/sleep sleep 60
+            127.0.0.1:\(nowaitPort) stream tcp nowait - \(Binaries.probe) probe hold
+            """)
+        let waitClient = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
+        try waitClient.connect(makeAddress("127.0.0.1", waitPort)!)
+        let holdClient = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
+        try holdClient.connect(makeAddress("127.0.0.1", nowaitPort)!)
+        var first = [UInt8](repeating: 0, count: 4)
+        #expect(recv(holdClient.fd, &first, 4, 0) == 4)
+        try daemon.waitForLog("event=handover")
+        let sleeper = try #require(pid(after: "event=handover", in: daemon.log))
+        let holder = try #require(pid(after: "event=connection", in: daemon.log))
+
+        #expect(exitCode(try daemon.stop(SIGTERM)) == 0)
+        #expect(kill(sleeper, 0) != 0, "the wait handler got SIGTERM")
+        #expect(kill(holder, 0) == 0, "the nowait handler finishes its connection")
+        holdClient.close()
+        // The orphaned nowait handler ends when its peer closes.
+        let deadline = Date().addingTimeInterval(10)
+        while kill(holder, 0) == 0, Date() < deadline { usleep(10_000) }
+    }
+
+    @Test func noZombieAndNoDescriptorLeftAfterAThousandConnections() throws {
+        let port = try freePort()
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait - \(Binaries.probe) probe exit 0\n",
+                                       arguments: [])
+        let idle = daemon.openFDs().count
+        let total = 1000
+        let workers = 4
+        let failures = CapturedText()
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for _ in 0..<(total / workers) {
+                do {
+                    _ = try tcpExchange("127.0.0.1", port)
+                } catch {
+                    _ = failures  // recorded below
+                    Issue.record("worker \(worker): \(error)")
+                }
+            }
+        }
+        // Every handler exits at once; wait until the daemon has reaped them.
+        try daemon.waitUntil(timeout: 30, "all handlers reaped") {
+            daemon.zombieChildren().isEmpty && childCount(of: daemon.pid) == 0
+        }
+        #expect(daemon.zombieChildren().isEmpty)
+        try daemon.waitUntil("descriptor count back to idle") { daemon.openFDs().count == idle }
+        daemon.signal(SIGUSR1)
+        try daemon.waitForLog("accepted=\(total) spawned=\(total) exec_failures=0")
+    }
+
+    func pid(after event: String, in log: String) -> pid_t? {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains(event) }),
+              let range = line.range(of: "pid=") else { return nil }
+        return pid_t(line[range.upperBound...].prefix { $0.isNumber })
+    }
+}
+
+/// Live (non-zombie) children of a process.
+func childCount(of parent: pid_t) -> Int {
+    var count = 0
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard Int(name) != nil, let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        if fields.count > 1, Int(fields[1]) == Int(parent) { count += 1 }
+    }
+    return count
+}
