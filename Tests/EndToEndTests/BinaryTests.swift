@@ -83,6 +83,14 @@ import Testing
         #expect(failed.stdout.contains("127.0.0.1:7007"), "valid lines are still listed")
     }
 
+    @Test func checkWarnsAboutLinesThisVersionDoesNotServe() throws {
+        let dir = TemporaryDirectory()
+        let file = dir.write("later.conf", "127.0.0.1:7007 stream tcp nowait - internal echo\n")
+        let outcome = try run(["--check", file])
+        #expect(outcome.status == 0, "a warning is not an error")
+        #expect(outcome.stderr.contains("\(file):1: warning: built-in services are not served yet"))
+    }
+
     @Test func checkAcceptsTheSampleConfiguration() throws {
         let sample = URL(fileURLWithPath: Binaries.directory).appendingPathComponent("../../../inetd.conf.sample").standardized.path
         let outcome = try run(["--check", sample])

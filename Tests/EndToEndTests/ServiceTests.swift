@@ -166,4 +166,17 @@ import Testing
         try daemon.reload()
         #expect(try ProbeReport(tcpExchange("127.0.0.1", busy))["argv.1"] == "busy")
     }
+
+    @Test func dgramHandlerThatNeverReadsIsBackedOffInsteadOfRespawnedInALoop() throws {
+        let port = try freePort()
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) dgram udp nowait - \(probe) probe exit 0\n")
+        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_DGRAM.rawValue))
+        try client.connect(makeAddress("127.0.0.1", port)!)
+        try client.send("never read")
+        try daemon.waitForLog("event=backoff")
+        // Three quick exits in a row, then the socket rests: no fourth start
+        // before the back-off has passed.
+        #expect(daemon.count("event=handover") == 3)
+        #expect(daemon.log.contains("delay_ms=1000"))
+    }
 }

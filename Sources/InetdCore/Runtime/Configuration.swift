@@ -13,8 +13,21 @@ public struct LoadedConfiguration {
         let bytes = try readWholeFile(path)
         let parsed = ConfigParser(file: path).parse(String(decoding: bytes, as: UTF8.self))
         let resolved = ServiceResolver(file: path, lookup: lookup).resolve(parsed.entries)
-        let diagnostics = (parsed.diagnostics + resolved.diagnostics).sorted { $0.line < $1.line }
+        var diagnostics = parsed.diagnostics + resolved.diagnostics
+        for service in resolved.services {
+            if let reason = unservedReason(service.entry) {
+                diagnostics.append(Diagnostic(file: path, line: service.entry.line, message: reason, severity: .warning))
+            }
+        }
+        diagnostics.sort { $0.line < $1.line }
         return LoadedConfiguration(services: resolved.services, diagnostics: diagnostics,
                                    entryLines: parsed.entryLineCount)
+    }
+
+    /// Valid lines this version parses but does not serve yet; nil when served.
+    public static func unservedReason(_ entry: ServiceEntry) -> String? {
+        if entry.options.listenFDs { return "listen-fds is not served yet: this line is skipped" }
+        if case .builtin = entry.program { return "built-in services are not served yet: this line is skipped" }
+        return nil
     }
 }

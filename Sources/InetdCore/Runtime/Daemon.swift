@@ -155,7 +155,10 @@ public final class Daemon {
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM:
                     shed(listener, error)
                 default:
+                    // Level-triggered: left in the loop, a lasting error
+                    // would be hit again on every turn.
                     log.error("accept_failed", ("service", listener.state.label), ("error", "\(error)"))
+                    backOff(listener, reason: "\(error)")
                 }
                 return
             }
@@ -223,7 +226,7 @@ public final class Daemon {
         } catch {
             log.error("handover_failed", ("service", state.label), ("error", "\(error)"))
         }
-        let extra: [(String, String)] = state.entry.wait ? [] : [("PROTO", "UDP")]
+        let extra: [(String, String)] = state.entry.wait ? [] : [("PROTO", listener.endpoint.kind == .unix ? "UNIX" : "UDP")]
         switch program.spawn(fds: [fd.rawValue, fd.rawValue, 2], extra: extra) {
         case .success(let pid):
             listener.holder = pid

@@ -1,8 +1,8 @@
 import Glibc
 
 extension Daemon {
-    /// A wait handler that exits this soon after starting counts towards a
-    /// crash loop.
+    /// A handler holding the socket (wait, nowait dgram) that exits this soon
+    /// after starting counts towards a crash loop.
     static let quickExitMilliseconds: Int64 = 1_000
     /// Quick exits in a row before starts are delayed.
     static let quickExitsBeforeBackoff = 3
@@ -43,7 +43,9 @@ extension Daemon {
         guard let listener = child.listener, listener.holder == pid else { return }
         listener.holder = nil
         guard byEndpoint[listener.endpoint] === listener, listener.fd != nil else { return }
-        if state.entry.wait {
+        // Any handler given the socket can exit without touching its input,
+        // and would be started again at once for the same input.
+        if listener.handsOverSocket {
             if lived < Self.quickExitMilliseconds {
                 listener.quickExits += 1
                 if listener.quickExits >= Self.quickExitsBeforeBackoff {
@@ -62,7 +64,7 @@ extension Daemon {
         poll(listener)
     }
 
-    /// Delays the next start of a wait service: 1 s, doubling to 60 s.
+    /// Takes a socket out of the loop for a while: 1 s, doubling to 60 s.
     func backOff(_ listener: Listener, reason: String) {
         let next = listener.backoffMilliseconds == 0 ? 1_000 : listener.backoffMilliseconds * 2
         listener.backoffMilliseconds = min(next, Self.maxBackoffMilliseconds)

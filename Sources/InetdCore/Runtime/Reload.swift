@@ -49,10 +49,8 @@ extension Daemon {
     func apply(_ next: [Service]) -> ReloadPlan {
         var runnable: [Service] = []
         for service in next {
-            if service.entry.options.listenFDs {
-                log.error("service_skipped", ("service", service.label), ("reason", "listen-fds is not supported yet"))
-            } else if case .builtin = service.entry.program {
-                log.error("service_skipped", ("service", service.label), ("reason", "built-in services are not supported yet"))
+            if let reason = LoadedConfiguration.unservedReason(service.entry) {
+                log.error("service_skipped", ("service", service.label), ("reason", reason))
             } else {
                 runnable.append(service)
             }
@@ -122,6 +120,7 @@ extension Daemon {
             if listener.endpoint.socketType != .dgram {
                 try Socket.listen(fd, backlog: CInt(entry.options.backlog ?? Int(SOMAXCONN)))
             }
+            if listener.endpoint.kind == .unix { try SocketBinder.applyOwnership(listener.endpoint, listener.state.service) }
         } catch {
             log.warn("reconfigure_failed", ("service", listener.state.label), ("error", "\(error)"))
         }

@@ -65,6 +65,14 @@ enum SocketBinder {
         }
     }
 
+    /// On reload, a kept unix socket takes the new entry's mode and owner.
+    static func applyOwnership(_ endpoint: Endpoint, _ service: Service) throws(SystemError) {
+        let path = endpoint.address.host
+        if let owner = service.socketOwner { _ = try syscall("chown") { chown(path, owner.uid, owner.gid) } }
+        let mode = service.entry.options.mode ?? defaultUnixMode
+        _ = try syscall("chmod") { chmod(path, mode_t(mode)) }
+    }
+
     /// A socket file nobody accepts on is stale and removed; a live one or
     /// a non-socket is reported as in use.
     static func removeStaleSocket(at path: String, type: CInt) throws(SystemError) {
