@@ -1,14 +1,21 @@
-// The only code that runs in a child between fork and exec. It calls only
-// async-signal-safe functions and allocates nothing: everything it needs was
-// prepared by the parent (see inetd_system.h).
+// The only code that runs in a child between clone and exec. It calls only
+// async-signal-safe functions and raw system calls, and allocates nothing:
+// everything it needs was prepared by the parent (see inetd_system.h).
+//
+// The child is started with clone(CLONE_VM | CLONE_VFORK), as glibc's
+// posix_spawn does: it shares the parent's memory, on a stack of its own,
+// while the parent is suspended until it execs or exits. Nothing is copied,
+// so the cost of a spawn does not grow with the daemon's size, and a failure
+// is reported by writing into the parent's memory instead of through a pipe.
 #define _GNU_SOURCE
 #include "inetd_system.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
+#include <sched.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,20 +25,32 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-struct spawn_failure {
-    int32_t step;
-    int32_t err;
+/// What the child shares with its suspended parent.
+struct spawn_context {
+    const struct inetd_spawn_req *req;
+    int failed_step;  // stays 0 unless the child fails
+    int failed_errno;
 };
 
-static _Noreturn void child_fail(int channel, int step) {
-    struct spawn_failure f = { step, errno };
-    // Nothing to do if this write fails: the parent then sees a short read.
-    (void)!write(channel, &f, sizeof f);
+static _Noreturn void child_fail(struct spawn_context *ctx, int step) {
+    ctx->failed_errno = errno;
+    ctx->failed_step = step;
     _exit(127);
 }
 
-/// Marks every descriptor from `first` up close-on-exec, so that the error
-/// channel stays usable until execve succeeds.
+/// Resets one signal to SIG_DFL. glibc's sigaction refuses the signals it
+/// reserves for itself (32 and 33, used by NPTL), yet a parent may have left
+/// them ignored, so those go to the kernel directly.
+static void reset_disposition(int sig, const struct sigaction *dfl) {
+    if (sigaction(sig, dfl, NULL) == 0 || errno != EINVAL) return;
+#if defined(__x86_64__) || defined(__aarch64__)
+    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } kernel_dfl = { 0 };
+    kernel_dfl.handler = (void *)SIG_DFL;
+    (void)syscall(SYS_rt_sigaction, sig, &kernel_dfl, NULL, sizeof kernel_dfl.mask);
+#endif
+}
+
+/// Marks every descriptor from `first` up close-on-exec: they close at exec.
 static int cloexec_from(int first) {
     if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
         return 0;
@@ -72,91 +91,83 @@ static void write_listen_pid(char *slot, int capacity) {
     slot[at] = '\0';
 }
 
-/// Resets one signal to SIG_DFL. glibc's sigaction refuses the signals it
-/// reserves for itself (32 and 33, used by NPTL), yet a parent may have left
-/// them ignored, so those go to the kernel directly.
-static void reset_disposition(int sig, const struct sigaction *dfl) {
-    if (sigaction(sig, dfl, NULL) == 0 || errno != EINVAL) return;
-#if defined(__x86_64__) || defined(__aarch64__)
-    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } kernel_dfl = { 0 };
-    kernel_dfl.handler = (void *)SIG_DFL;
-    (void)syscall(SYS_rt_sigaction, sig, &kernel_dfl, NULL, sizeof kernel_dfl.mask);
-#endif
-}
+static int child(void *arg) {
+    struct spawn_context *ctx = arg;
+    const struct inetd_spawn_req *req = ctx->req;
 
-static _Noreturn void child(const struct inetd_spawn_req *req, int channel) {
-    // Dispositions first, then the mask: nothing is delivered in between
-    // because the parent's blocked set is inherited until the mask is cleared.
+    // Dispositions first, then the mask: the parent blocked every signal
+    // around clone, so nothing is delivered before both are reset.
     struct sigaction dfl;
     dfl.sa_handler = SIG_DFL;
     dfl.sa_flags = 0;
     sigemptyset(&dfl.sa_mask);
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP) reset_disposition(sig, &dfl);
-    sigset_t none;
-    sigemptyset(&none);
-    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(channel, INETD_STEP_SIGNALS);
 
-    if (setsid() < 0) child_fail(channel, INETD_STEP_SETSID);
-    if (chdir("/") < 0) child_fail(channel, INETD_STEP_CHDIR);
+    if (setsid() < 0) child_fail(ctx, INETD_STEP_SETSID);
+    if (chdir("/") < 0) child_fail(ctx, INETD_STEP_CHDIR);
     umask(022);
 
     // A source may sit on a target slot (inetd started with fd 0 closed), so
     // every source is first copied above the targets, then moved down.
     int n = req->nfds;
     int moved[INETD_SPAWN_MAX_FDS];
-    if (n < 0 || n > INETD_SPAWN_MAX_FDS) { errno = EINVAL; child_fail(channel, INETD_STEP_DUP); }
+    if (n < 0 || n > INETD_SPAWN_MAX_FDS) { errno = EINVAL; child_fail(ctx, INETD_STEP_DUP); }
     for (int i = 0; i < n; i++) {
         moved[i] = fcntl(req->fds[i], F_DUPFD_CLOEXEC, n);
-        if (moved[i] < 0) child_fail(channel, INETD_STEP_DUP);
+        if (moved[i] < 0) child_fail(ctx, INETD_STEP_DUP);
     }
     for (int i = 0; i < n; i++)
-        if (dup2(moved[i], i) < 0) child_fail(channel, INETD_STEP_DUP);  // clears FD_CLOEXEC
+        if (dup2(moved[i], i) < 0) child_fail(ctx, INETD_STEP_DUP);  // clears FD_CLOEXEC
 
+    // Raw system calls: glibc's wrappers would try to change the ids of every
+    // thread of the process whose memory this child shares.
     if (req->change_identity) {
-        if (setgroups((size_t)req->ngroups, req->groups) < 0) child_fail(channel, INETD_STEP_SETGROUPS);
-        if (setgid(req->gid) < 0) child_fail(channel, INETD_STEP_SETGID);
-        if (setuid(req->uid) < 0) child_fail(channel, INETD_STEP_SETUID);
-        if (req->uid != 0 && setuid(0) == 0) { errno = EPERM; child_fail(channel, INETD_STEP_VERIFY); }
+        if (syscall(SYS_setgroups, (size_t)req->ngroups, req->groups) < 0) child_fail(ctx, INETD_STEP_SETGROUPS);
+        if (syscall(SYS_setgid, req->gid) < 0) child_fail(ctx, INETD_STEP_SETGID);
+        if (syscall(SYS_setuid, req->uid) < 0) child_fail(ctx, INETD_STEP_SETUID);
+        if (req->uid != 0 && syscall(SYS_setuid, 0) == 0) { errno = EPERM; child_fail(ctx, INETD_STEP_VERIFY); }
     }
 
-    if (cloexec_from(n) < 0) child_fail(channel, INETD_STEP_CLOSE);
+    if (cloexec_from(n) < 0) child_fail(ctx, INETD_STEP_CLOSE);
     if (req->listen_pid_entry) write_listen_pid(req->listen_pid_entry, req->listen_pid_capacity);
 
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(ctx, INETD_STEP_SIGNALS);
     execve(req->path, req->argv, req->envp);
-    child_fail(channel, INETD_STEP_EXEC);
+    child_fail(ctx, INETD_STEP_EXEC);
 }
 
+/// The child's stack, mapped once: the daemon spawns from one thread only.
+static char *child_stack;
+static const size_t child_stack_size = 256 * 1024;
+
 int inetd_spawn(const struct inetd_spawn_req *req, pid_t *pid, int *step) {
-    int channel[2];
-    if (pipe2(channel, O_CLOEXEC) < 0) { *step = INETD_STEP_PIPE; return errno; }
-    pid_t child_pid = fork();
-    if (child_pid < 0) {
-        int err = errno;
-        close(channel[0]);
-        close(channel[1]);
-        *step = INETD_STEP_FORK;
-        return err;
+    if (!child_stack) {
+        void *stack = mmap(NULL, child_stack_size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) { *step = INETD_STEP_CLONE; return errno; }
+        child_stack = stack;
     }
-    if (child_pid == 0) {
-        close(channel[0]);
-        child(req, channel[1]);
-    }
-    close(channel[1]);
+    struct spawn_context ctx = { req, 0, 0 };
 
-    // EOF: execve closed the channel, so the program runs. Anything else: the
-    // child failed and _exit()ed, and is reaped here so the caller sees no pid.
-    struct spawn_failure failure;
-    ssize_t got;
-    do got = read(channel[0], &failure, sizeof failure);
-    while (got < 0 && errno == EINTR);
-    int read_errno = errno;
-    close(channel[0]);
-    if (got == 0) { *pid = child_pid; *step = INETD_STEP_NONE; return 0; }
+    // Block everything so that no handler (the Swift runtime's crash
+    // handlers included) can run in the child on the shared memory.
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    pid_t child_pid = clone(child, child_stack + child_stack_size,
+                            CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
+    int clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
 
+    if (child_pid < 0) { *step = INETD_STEP_CLONE; return clone_errno; }
+    if (ctx.failed_step == 0) { *pid = child_pid; *step = INETD_STEP_NONE; return 0; }
+
+    // The child _exit()ed: reap it here so the caller never sees its pid.
     int status;
     while (waitpid(child_pid, &status, 0) < 0 && errno == EINTR) {}
-    if (got == (ssize_t)sizeof failure) { *step = failure.step; return failure.err; }
-    *step = INETD_STEP_CHANNEL;
-    return got < 0 ? read_errno : EIO;
+    *step = ctx.failed_step;
+    return ctx.failed_errno;
 }

@@ -8,8 +8,7 @@ public struct SpawnError: Error, CustomStringConvertible {
 
     public var stepName: String {
         switch UInt32(step) {
-        case INETD_STEP_PIPE.rawValue: return "pipe2"
-        case INETD_STEP_FORK.rawValue: return "fork"
+        case INETD_STEP_CLONE.rawValue: return "clone"
         case INETD_STEP_SIGNALS.rawValue: return "sigprocmask"
         case INETD_STEP_SETSID.rawValue: return "setsid"
         case INETD_STEP_CHDIR.rawValue: return "chdir"
@@ -20,7 +19,7 @@ public struct SpawnError: Error, CustomStringConvertible {
         case INETD_STEP_VERIFY.rawValue: return "setuid(0) after drop"
         case INETD_STEP_CLOSE.rawValue: return "close_range"
         case INETD_STEP_EXEC.rawValue: return "execve"
-        default: return "spawn channel"
+        default: return "spawn"
         }
     }
 

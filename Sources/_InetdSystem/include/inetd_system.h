@@ -3,6 +3,7 @@
 #ifndef INETD_SYSTEM_H
 #define INETD_SYSTEM_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -18,8 +19,7 @@
 /// The set-up step a child was at when it failed; sent back with the errno.
 enum inetd_spawn_step {
     INETD_STEP_NONE = 0,
-    INETD_STEP_PIPE,      // parent: pipe2 for the error channel
-    INETD_STEP_FORK,      // parent: fork
+    INETD_STEP_CLONE,     // parent: mapping the child stack, or clone itself
     INETD_STEP_SIGNALS,   // child: sigaction / sigprocmask
     INETD_STEP_SETSID,
     INETD_STEP_CHDIR,
@@ -30,7 +30,6 @@ enum inetd_spawn_step {
     INETD_STEP_VERIFY,    // child: setuid(0) succeeded after dropping to a non-root uid
     INETD_STEP_CLOSE,     // child: marking every other descriptor close-on-exec
     INETD_STEP_EXEC,
-    INETD_STEP_CHANNEL,   // parent: the error channel returned a short read
 };
 
 /// Everything a child needs, marshalled by the parent ahead of the fork: the
@@ -54,7 +53,8 @@ struct inetd_spawn_req {
     int listen_pid_capacity;
 };
 
-/// Forks a child that sets itself up as `req` says and execs `req->path`.
+/// Starts a child (clone with CLONE_VM | CLONE_VFORK) that sets itself up as
+/// `req` says and execs `req->path`.
 /// Returns 0 with the child's pid in `*pid` once the exec succeeded, or an errno
 /// with the failing step in `*step` (the failed child is already reaped).
 int inetd_spawn(const struct inetd_spawn_req *_Nonnull req, pid_t *_Nonnull pid,
