@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
 
 extern char **environ;
 
@@ -17,3 +20,39 @@ int inetd_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 char **inetd_environ(void) { return environ; }
 
 int inetd_errno(void) { return errno; }
+
+/// Drops this process's page-table entries for its code (every private,
+/// file-backed, read-execute mapping) once start-up is over. Code pages are
+/// clean: the kernel keeps them in the page cache and maps back, on first
+/// use, only those the event loop runs. Writable and read-only data mappings
+/// are never touched: they may hold relocated (dirty) pages.
+int inetd_release_code_pages(void) {
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    static char buf[65536];
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + used, sizeof buf - 1 - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        used += (size_t)n;
+        if (used == sizeof buf - 1) break;
+    }
+    close(fd);
+    buf[used] = '\0';
+    int released = 0;
+    for (char *line = buf; *line;) {
+        char *end = strchr(line, '\n');
+        if (end) *end = '\0';
+        unsigned long start, stop, offset, inode;
+        char perms[5];
+        unsigned dev_major, dev_minor;
+        if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu", &start, &stop, perms, &offset, &dev_major, &dev_minor, &inode) == 7
+            && inode != 0 && strcmp(perms, "r-xp") == 0) {
+            if (madvise((void *)start, stop - start, MADV_DONTNEED) == 0) released++;
+        }
+        if (!end) break;
+        line = end + 1;
+    }
+    return released;
+}

@@ -15,7 +15,8 @@ enum Binaries {
         }
         return dir
     }()
-    static var inetd: String { directory + "/inetd" }
+    /// INETD_BINARY runs the same tests against another build (CI: release).
+    static var inetd: String { ProcessInfo.processInfo.environment["INETD_BINARY"] ?? directory + "/inetd" }
     static var probe: String { directory + "/inetd-probe" }
 }
 

@@ -44,6 +44,8 @@ public final class Daemon {
     var children: [pid_t: Child] = [:]
 
     var bindRetryAt: Int64?
+    /// The earliest `resumeAt` of any listener in back-off.
+    var earliestResume: Int64?
     var stopDeadline: Int64?
     var stopping = false
     var finished = false
@@ -77,6 +79,9 @@ public final class Daemon {
         log.info("ready", ("config", configPath), ("services", "\(services.count)"),
                  ("sockets", "\(byEndpoint.values.filter { $0.fd != nil }.count)"))
         if services.isEmpty { log.warn("idle", ("reason", "no valid service; send SIGHUP after fixing the file")) }
+        // Start-up code (parsing, resolving, binding) is not needed again
+        // until a reload; its pages go back to the page cache.
+        _ = inetd_release_code_pages()
         while !finished {
             do {
                 try turn()

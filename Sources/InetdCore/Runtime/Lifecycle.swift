@@ -3,16 +3,16 @@ import Glibc
 extension Daemon {
     /// epoll_wait's timeout: until the earliest bind retry, back-off end or
     /// stop deadline; -1 when nothing is due.
+    /// Kept without scanning the listeners, so that a wake-up costs the same
+    /// with one service or a thousand.
     func millisecondsToNextTimer() -> CInt {
-        var next = [bindRetryAt, stopDeadline].compactMap { $0 }.min()
-        for listener in byEndpoint.values {
-            if let at = listener.resumeAt { next = min(next ?? at, at) }
-        }
-        guard let next else { return -1 }
+        guard let next = [bindRetryAt, stopDeadline, earliestResume].compactMap({ $0 }).min() else { return -1 }
         return CInt(clamping: max(0, next - monotonicMilliseconds()))
     }
 
     func runTimers() {
+        guard let due = [bindRetryAt, stopDeadline, earliestResume].compactMap({ $0 }).min(),
+              monotonicMilliseconds() >= due else { return }
         let now = monotonicMilliseconds()
         if let at = stopDeadline, now >= at { killRemaining() }
         if stopping { return }
@@ -20,10 +20,16 @@ extension Daemon {
             bindRetryAt = nil
             for listener in byEndpoint.values where listener.fd == nil { bind(listener) }
         }
-        for listener in byEndpoint.values {
-            if let at = listener.resumeAt, now >= at {
-                listener.resumeAt = nil
-                poll(listener)
+        if let at = earliestResume, now >= at {
+            earliestResume = nil
+            for listener in byEndpoint.values {
+                guard let resume = listener.resumeAt else { continue }
+                if now >= resume {
+                    listener.resumeAt = nil
+                    poll(listener)
+                } else {
+                    earliestResume = min(earliestResume ?? resume, resume)
+                }
             }
         }
     }

@@ -68,7 +68,9 @@ extension Daemon {
     func backOff(_ listener: Listener, reason: String) {
         let next = listener.backoffMilliseconds == 0 ? 1_000 : listener.backoffMilliseconds * 2
         listener.backoffMilliseconds = min(next, Self.maxBackoffMilliseconds)
-        listener.resumeAt = monotonicMilliseconds() + listener.backoffMilliseconds
+        let resume = monotonicMilliseconds() + listener.backoffMilliseconds
+        listener.resumeAt = resume
+        earliestResume = min(earliestResume ?? resume, resume)
         unpoll(listener)
         log.warn("backoff", ("service", listener.state.label), ("delay_ms", "\(listener.backoffMilliseconds)"),
                  ("reason", reason))

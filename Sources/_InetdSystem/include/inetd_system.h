@@ -66,6 +66,9 @@ int inetd_accept4(int fd, struct sockaddr *_Nullable addr, socklen_t *_Nullable 
 int inetd_pipe2(int fds[_Nonnull 2], int flags);
 /// The process environment (`environ`).
 char *_Nullable *_Nullable inetd_environ(void);
+/// madvise(MADV_DONTNEED) on every private file-backed r-x mapping; returns
+/// how many, or -1 when /proc/self/maps cannot be read.
+int inetd_release_code_pages(void);
 /// errno, read right after the call that set it.
 int inetd_errno(void);
 
