@@ -43,6 +43,19 @@ import Testing
         _ = daemon
     }
 
+    @Test func dualStackSocketShowsIPv4PeersAsIPv4() throws {
+        let port = try freePort()
+        let daemon = try RunningDaemon(config: "\(port) stream tcp46 nowait - \(probe) probe\n")
+        let v4 = try ProbeReport(tcpExchange("127.0.0.1", port))
+        #expect(v4.environment["PROTO"] == "TCP")
+        #expect(v4.environment["TCPREMOTEIP"] == "127.0.0.1", "not ::ffff:127.0.0.1")
+        #expect(v4.environment["TCPLOCALIP"] == "127.0.0.1")
+        let v6 = try ProbeReport(tcpExchange("::1", port))
+        #expect(v6.environment["PROTO"] == "TCP6")
+        #expect(v6.environment["TCPREMOTEIP"] == "::1")
+        _ = daemon
+    }
+
     @Test func nowaitUDPGetsTheDatagramUnread() throws {
         let port = try freePort()
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) dgram udp nowait - \(probe) probe dgram\n")

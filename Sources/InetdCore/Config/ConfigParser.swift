@@ -47,24 +47,50 @@ public struct ConfigParser {
 
     /// Joins continuation lines (a line starting with a blank continues the
     /// entry before it, as in OpenBSD) and drops comments and blank lines.
+    ///
+    /// Works on UTF-8 bytes: every separator is ASCII, and splitting by
+    /// Character would cost grapheme breaking on every byte of the file.
     func logicalLines(_ text: String, diagnostics: inout [Diagnostic]) -> [LogicalLine] {
+        var text = text
+        return text.withUTF8 { logicalLines(bytes: $0, diagnostics: &diagnostics) }
+    }
+
+    func logicalLines(bytes: UnsafeBufferPointer<UInt8>, diagnostics: inout [Diagnostic]) -> [LogicalLine] {
+        let newline = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+        let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), hash = UInt8(ascii: "#")
         var lines: [LogicalLine] = []
         var number = 0
         // A comment or an empty line ends an entry, as in OpenBSD: the tail
         // of a commented-out entry (update-inetd's `#<off>#` on a wrapped
         // one) must not become arguments of the entry above the comment.
         var continuable = false
-        // "\r\n" is a single Character in Swift: splitting on "\n" alone
-        // would leave a CRLF file as one line.
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        var lineStart = 0
+        while lineStart <= bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count, bytes[lineEnd] != newline { lineEnd += 1 }
+            if lineStart == bytes.count, lineEnd == bytes.count, number > 0 { break }  // after the final newline
             number += 1
-            let body = raw.hasSuffix("\r") ? raw.dropLast() : raw[...]
-            let fields = body.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard let first = fields.first, !first.hasPrefix("#") else {
-                if !fields.isEmpty || body.isEmpty { continuable = false }
+            var bodyEnd = lineEnd
+            if bodyEnd > lineStart, bytes[bodyEnd - 1] == cr { bodyEnd -= 1 }  // CRLF files
+            var fields: [String] = []
+            var i = lineStart
+            while i < bodyEnd {
+                while i < bodyEnd, bytes[i] == space || bytes[i] == tab { i += 1 }
+                let fieldStart = i
+                while i < bodyEnd, bytes[i] != space, bytes[i] != tab { i += 1 }
+                if i > fieldStart {
+                    fields.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[fieldStart..<i]), as: UTF8.self))
+                }
+            }
+            let bodyIsEmpty = bodyEnd == lineStart
+            let startsBlank = !bodyIsEmpty && (bytes[lineStart] == space || bytes[lineStart] == tab)
+            lineStart = lineEnd + 1
+            guard let first = fields.first, first.utf8.first != hash else {
+                // A comment or an empty line ends the entry; blanks alone do not.
+                if !fields.isEmpty || bodyIsEmpty { continuable = false }
                 continue
             }
-            if body.first == " " || body.first == "\t" {
+            if startsBlank {
                 if continuable {
                     lines[lines.count - 1].fields += fields
                 } else {

@@ -12,7 +12,7 @@ public struct LoadedConfiguration {
     public static func load(path: String, lookup: any NameLookup) throws(SystemError) -> LoadedConfiguration {
         let bytes = try readWholeFile(path)
         let parsed = ConfigParser(file: path).parse(String(decoding: bytes, as: UTF8.self))
-        let resolved = ServiceResolver(file: path, lookup: lookup).resolve(parsed.entries)
+        let resolved = ServiceResolver(file: path, lookup: CachedLookup(lookup)).resolve(parsed.entries)
         var diagnostics = parsed.diagnostics + resolved.diagnostics
         for service in resolved.services {
             if let reason = unservedReason(service.entry) {

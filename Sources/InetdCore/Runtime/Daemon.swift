@@ -27,7 +27,7 @@ public final class Daemon {
     let signals: SignalChannel
     var readiness: Readiness
     /// What every handler inherits: inetd's environment, cleaned once.
-    let environment = inheritableEnvironment()
+    let environment = HandlerEnvironment(inheritableEnvironment())
     let devNull: FileDescriptor
     /// Held open so that a connection can still be accepted and shed at
     /// EMFILE instead of being left to wake the loop again and again.
@@ -130,17 +130,18 @@ public final class Daemon {
         runTimers()
     }
 
+    /// Handles what arrived in a fixed order: children are reaped before a
+    /// reload or a stop looks at them.
     func handleSignals() throws(SystemError) {
-        for signal in try signals.drain() {
-            switch signal {
-            case .child: stopping ? reapDuringStop() : reap()
-            case .hangup where !stopping: reload()
-            case .terminate, .interrupt: beginStop(signal)
-            case .user1: dumpState()
-            case .user2: log.warn("signal_ignored", ("signal", signal.name), ("reason", "re-exec is not supported yet"))
-            case .hangup: break
-            }
+        let received = try signals.drain()
+        if received.contains(.child) { stopping ? reapDuringStop() : reap() }
+        if received.contains(.user1) { dumpState() }
+        if received.contains(.user2) {
+            log.warn("signal_ignored", ("signal", Signal.user2.name), ("reason", "re-exec is not supported yet"))
         }
+        if received.contains(.hangup), !stopping { reload() }
+        if received.contains(.terminate) { beginStop(.terminate) }
+        if received.contains(.interrupt) { beginStop(.interrupt) }
     }
 
     // MARK: - Serving
@@ -168,7 +169,7 @@ public final class Daemon {
                 return
             }
             guard case .connection(let connection) = accepted else { return }
-            serve(connection, peer: peer.address(), on: listener)
+            serve(connection, peer: &peer, on: listener)
             connection.close()
         }
     }
@@ -187,35 +188,53 @@ public final class Daemon {
         reserveFD = try? FileDescriptor.open("/dev/null", O_RDONLY)
     }
 
-    func serve(_ connection: FileDescriptor, peer: SocketAddress, on listener: Listener) {
+    /// One handler for one connection. Allocates nothing and formats no
+    /// text unless a line is logged.
+    func serve(_ connection: FileDescriptor, peer: inout PeerBuffer, on listener: Listener) {
         let state = listener.state
         state.accepted += 1
         guard let program = state.program else { return }
         let c = connection.rawValue
-        let fds: [CInt] = [c, c, state.entry.options.stderrToSocket ? c : 2]
-        let extra = connectionVariables(connection, peer: peer, listener: listener)
-        switch program.spawn(fds: fds, extra: extra) {
+        let result = program.spawn(fds: (c, c, state.entry.options.stderrToSocket ? c : 2)) { variables in
+            connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
+        }
+        switch result {
         case .success(let pid):
             started(pid, state: state, listener: nil)
-            log.debug("connection", ("service", state.label), ("peer", peer.description), ("pid", "\(pid)"))
+            if log.verbose {
+                log.debug("connection", ("service", state.label), ("peer", peer.address().description), ("pid", "\(pid)"))
+            }
         case .failure(let error):
             state.execFailures += 1
-            log.error("spawn_failed", ("service", state.label), ("peer", peer.description),
+            log.error("spawn_failed", ("service", state.label), ("peer", peer.address().description),
                       ("error", "\(error)"), ("action", "connection closed"))
         }
     }
 
     /// UCSPI variables: PROTO and the TCP addresses, IPv4-mapped peers
     /// shown as IPv4.
-    func connectionVariables(_ connection: FileDescriptor, peer: SocketAddress, listener: Listener) -> [(String, String)] {
-        if listener.endpoint.kind == .unix { return [("PROTO", "UNIX")] }
-        let local = listener.endpoint.address.isWildcard
-            ? (try? Socket.localAddress(connection)) ?? listener.endpoint.address
-            : listener.endpoint.address
-        let remote = peer.unmappingIPv4()
-        return [("PROTO", remote.family == .inet6 ? "TCP6" : "TCP"),
-                ("TCPREMOTEIP", remote.host), ("TCPREMOTEPORT", "\(remote.port)"),
-                ("TCPLOCALIP", local.unmappingIPv4().host), ("TCPLOCALPORT", "\(local.port)")]
+    func connectionVariables(_ connection: FileDescriptor, peer: inout PeerBuffer, listener: Listener,
+                             into variables: inout VariableWriter) {
+        if listener.endpoint.kind == .unix {
+            variables.add("PROTO", "UNIX")
+            return
+        }
+        withUnsafeBytes(of: &peer.storage) { remote in
+            let v6 = VariableWriter.isIPv6(remote) && !VariableWriter.isMappedIPv4(remote)
+            variables.add("PROTO", v6 ? "TCP6" : "TCP")
+            variables.add(address: "TCPREMOTEIP", port: "TCPREMOTEPORT", from: remote)
+        }
+        if listener.endpoint.address.isWildcard {
+            var local = PeerBuffer()
+            let found = withUnsafeMutablePointer(to: &local.storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(connection.rawValue, $0, &local.length) == 0 }
+            }
+            if found {
+                withUnsafeBytes(of: &local.storage) { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
+                return
+            }
+        }
+        listener.endpoint.address.withSockaddrBytes { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
     }
 
     /// wait (stream or dgram) and nowait dgram: the handler gets the socket
@@ -231,12 +250,16 @@ public final class Daemon {
         } catch {
             log.error("handover_failed", ("service", state.label), ("error", "\(error)"))
         }
-        let extra: [(String, String)] = state.entry.wait ? [] : [("PROTO", listener.endpoint.kind == .unix ? "UNIX" : "UDP")]
-        switch program.spawn(fds: [fd.rawValue, fd.rawValue, 2], extra: extra) {
+        let wait = state.entry.wait
+        let proto: StaticString = listener.endpoint.kind == .unix ? "UNIX" : "UDP"
+        let result = program.spawn(fds: (fd.rawValue, fd.rawValue, 2)) { variables in
+            if !wait { variables.add("PROTO", proto) }
+        }
+        switch result {
         case .success(let pid):
             listener.holder = pid
             started(pid, state: state, listener: listener)
-            log.debug("handover", ("service", state.label), ("pid", "\(pid)"))
+            if log.verbose { log.debug("handover", ("service", state.label), ("pid", "\(pid)")) }
         case .failure(let error):
             state.execFailures += 1
             try? fd.setNonBlocking(true)

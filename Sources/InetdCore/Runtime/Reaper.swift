@@ -24,7 +24,8 @@ extension Daemon {
             }
             if pid == 0 { return }
             guard let child = children.removeValue(forKey: pid) else {
-                log.debug("reaped", ("pid", "\(pid)"), ("status", Self.describe(status)))
+                // Not ours: an orphan adopted while inetd is PID 1.
+                if log.verbose { log.debug("reaped", ("pid", "\(pid)"), ("status", Self.describe(status))) }
                 continue
             }
             finished(child, pid: pid, status: status)
@@ -36,9 +37,10 @@ extension Daemon {
         state.active -= 1
         let lived = monotonicMilliseconds() - child.started
         let normal = Self.exitedNormally(status)
-        let fields = [("service", state.label), ("pid", "\(pid)"), ("status", Self.describe(status)),
-                      ("duration_ms", "\(lived)")]
-        if normal { if log.verbose { log.write(.debug, "exit", fields) } } else { log.write(.warn, "exit", fields) }
+        if log.verbose || !normal {
+            log.write(normal ? .debug : .warn, "exit", [("service", state.label), ("pid", "\(pid)"),
+                                                        ("status", Self.describe(status)), ("duration_ms", "\(lived)")])
+        }
 
         guard let listener = child.listener, listener.holder == pid else { return }
         listener.holder = nil

@@ -91,7 +91,7 @@ extension Daemon {
         do {
             listener.fd = try SocketBinder.open(listener.endpoint, listener.state.service)
             listener.lastBindError = nil
-            log.info("listening", ("service", listener.state.label), ("address", listener.endpoint.description))
+            log.info("listening", ("service", listener.state.label), ("address", listener.name))
             poll(listener)
         } catch where SocketBinder.ipv6Unavailable(error) && listener.state.entry.transport.families == .both {
             log.warn("ipv6_unavailable", ("service", listener.state.label), ("error", "\(error)"))
@@ -99,7 +99,7 @@ extension Daemon {
         } catch {
             let text = "\(error)"
             if listener.lastBindError != text {
-                log.error("bind_failed", ("service", listener.state.label), ("address", listener.endpoint.description),
+                log.error("bind_failed", ("service", listener.state.label), ("address", listener.name),
                           ("error", text), ("retry_in_s", "\(Self.bindRetryMilliseconds / 1000)"))
             }
             listener.lastBindError = text
@@ -135,7 +135,7 @@ extension Daemon {
             fd.close()
             listener.fd = nil
             if listener.endpoint.kind == .unix { _ = unlink(listener.endpoint.address.host) }
-            log.info("closed", ("service", listener.state.label), ("address", listener.endpoint.description))
+            log.info("closed", ("service", listener.state.label), ("address", listener.name))
         }
         forget(listener)
     }

@@ -12,8 +12,9 @@ final class ServiceState {
     var spawned = 0
     var execFailures = 0
 
-    init(service: Service, environment: [String]) {
+    init(service: Service, environment: HandlerEnvironment) {
         self.service = service
+        label = service.label
         if case .path(let path) = service.entry.program {
             program = PreparedProgram(path: path, arguments: service.entry.arguments,
                                       environment: environment, identity: service.identity)
@@ -22,7 +23,8 @@ final class ServiceState {
         }
     }
 
-    var label: String { service.label }
+    /// How logs name the service, made once.
+    let label: String
     var entry: ServiceEntry { service.entry }
 }
 
@@ -46,8 +48,12 @@ final class Listener {
     var quickExits = 0
     var lastBindError: String?
 
+    /// The endpoint as logs show it, made once.
+    let name: String
+
     init(endpoint: Endpoint, state: ServiceState, token: UInt64) {
         self.endpoint = endpoint
+        name = endpoint.description
         self.state = state
         self.token = token
     }

@@ -39,85 +39,206 @@ public func inheritableEnvironment() -> [String] {
     return result
 }
 
-/// A handler program made ready to exec once, at load: path, argv, base
-/// environment and numeric ids as C data. Spawning then only fills in the
-/// per-connection variables.
+/// The environment every handler starts from, as C strings made once, and
+/// the envp array spawns fill in. The daemon spawns from one thread, one
+/// child at a time, so one array serves every service: per-connection
+/// variables go into its spare slots and a scratch buffer, never into new
+/// allocations.
+final class HandlerEnvironment {
+    private let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    private let baseCount: Int
+    private let scratch: UnsafeMutablePointer<UInt8>
+    static let scratchCapacity = 1024
+    static let extraSlots = 8
+
+    init(_ variables: [String]) {
+        baseCount = variables.count
+        envp = .allocate(capacity: baseCount + Self.extraSlots + 1)
+        for (i, variable) in variables.enumerated() { envp[i] = strdup(variable) }
+        envp[baseCount] = nil
+        scratch = .allocate(capacity: Self.scratchCapacity)
+    }
+
+    deinit {
+        for i in 0..<baseCount { free(envp[i]) }
+        envp.deallocate()
+        scratch.deallocate()
+    }
+
+    /// Calls `body` with envp holding the base variables plus what `fill`
+    /// writes; nil when that does not fit.
+    func with<R>(_ fill: (inout VariableWriter) -> Void,
+                 _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R? {
+        var writer = VariableWriter(envp: envp, first: baseCount, slots: Self.extraSlots,
+                                    scratch: scratch, capacity: Self.scratchCapacity)
+        fill(&writer)
+        defer { envp[baseCount] = nil }
+        guard !writer.overflowed else { return nil }
+        envp[writer.slot] = nil
+        return body(envp)
+    }
+}
+
+/// Writes `NAME=value` entries into the shared scratch buffer and envp
+/// slots, formatting addresses and ports straight from `sockaddr` bytes.
+struct VariableWriter {
+    fileprivate let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    fileprivate var slot: Int
+    private let lastSlot: Int
+    private let scratch: UnsafeMutablePointer<UInt8>
+    private let capacity: Int
+    private var used = 0
+    fileprivate var overflowed = false
+
+    fileprivate init(envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, first: Int, slots: Int,
+                     scratch: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.envp = envp
+        slot = first
+        lastSlot = first + slots
+        self.scratch = scratch
+        self.capacity = capacity
+    }
+
+    mutating func add(_ name: StaticString, _ value: StaticString) {
+        guard let start = begin(name) else { return }
+        append(value.utf8Start, value.utf8CodeUnitCount)
+        finish(start)
+    }
+
+    /// `NAMEIP=...` and `NAMEPORT=...` from an IPv4 or IPv6 `sockaddr`; an
+    /// IPv4-mapped IPv6 address is written as IPv4.
+    mutating func add(address ipName: StaticString, port portName: StaticString, from raw: UnsafeRawBufferPointer) {
+        guard raw.count >= MemoryLayout<sockaddr_in>.size else { return }
+        let base = raw.baseAddress!
+        if let start = begin(ipName) {
+            let room = capacity - used
+            let text = UnsafeMutableRawPointer(scratch + used).assumingMemoryBound(to: CChar.self)
+            let ok: Bool
+            if Self.isMappedIPv4(raw) {
+                ok = inet_ntop(AF_INET, base + 20, text, socklen_t(room)) != nil
+            } else if Self.isIPv6(raw) {
+                ok = inet_ntop(AF_INET6, base + 8, text, socklen_t(room)) != nil
+            } else {
+                ok = inet_ntop(AF_INET, base + 4, text, socklen_t(room)) != nil
+            }
+            if ok { used += strlen(text) } else { overflowed = true }
+            finish(start)
+        }
+        if let start = begin(portName) {
+            var port = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+            var count = 0
+            withUnsafeMutableBytes(of: &digits) { d in
+                repeat {
+                    d[count] = UInt8(ascii: "0") + UInt8(port % 10)
+                    port /= 10
+                    count += 1
+                } while port > 0
+                for i in (0..<count).reversed() { append(byte: d[i]) }
+            }
+            finish(start)
+        }
+    }
+
+    static func isIPv6(_ raw: UnsafeRawBufferPointer) -> Bool {
+        raw.load(as: sa_family_t.self) == sa_family_t(AF_INET6)
+    }
+
+    static func isMappedIPv4(_ raw: UnsafeRawBufferPointer) -> Bool {
+        guard isIPv6(raw), raw.count >= 24 else { return false }
+        for i in 8..<18 where raw[i] != 0 { return false }
+        return raw[18] == 0xFF && raw[19] == 0xFF
+    }
+
+    /// Writes `NAME=`; nil when no slot or room is left.
+    private mutating func begin(_ name: StaticString) -> Int? {
+        guard slot < lastSlot, used + name.utf8CodeUnitCount + 2 < capacity else {
+            overflowed = true
+            return nil
+        }
+        let start = used
+        append(name.utf8Start, name.utf8CodeUnitCount)
+        append(byte: UInt8(ascii: "="))
+        return start
+    }
+
+    private mutating func append(_ bytes: UnsafePointer<UInt8>, _ count: Int) {
+        guard used + count < capacity else {
+            overflowed = true
+            return
+        }
+        (scratch + used).update(from: bytes, count: count)
+        used += count
+    }
+
+    private mutating func append(byte: UInt8) {
+        guard used + 1 < capacity else {
+            overflowed = true
+            return
+        }
+        scratch[used] = byte
+        used += 1
+    }
+
+    private mutating func finish(_ start: Int) {
+        guard !overflowed else { return }
+        scratch[used] = 0
+        used += 1
+        envp[slot] = UnsafeMutableRawPointer(scratch + start).assumingMemoryBound(to: CChar.self)
+        slot += 1
+    }
+}
+
+/// A handler program made ready to exec once, at load: path, argv and
+/// numeric ids as C data.
 final class PreparedProgram {
     private let path: UnsafeMutablePointer<CChar>
     private let argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
     private let argc: Int
-    private let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-    private let baseCount: Int
     private let groups: UnsafeMutablePointer<gid_t>
     private let identity: Identity?
-    /// Per-connection variables are written here, never allocated per spawn.
-    private let scratch: UnsafeMutablePointer<CChar>
-    static let scratchCapacity = 1024
-    static let extraSlots = 8
+    private let environment: HandlerEnvironment
 
-    init(path: String, arguments: [String], environment: [String], identity: Identity?) {
+    init(path: String, arguments: [String], environment: HandlerEnvironment, identity: Identity?) {
         self.path = strdup(path)!
         argc = arguments.count
         argv = .allocate(capacity: argc + 1)
         for (i, arg) in arguments.enumerated() { argv[i] = strdup(arg) }
         argv[argc] = nil
-        baseCount = environment.count
-        envp = .allocate(capacity: baseCount + Self.extraSlots + 1)
-        for (i, variable) in environment.enumerated() { envp[i] = strdup(variable) }
-        envp[baseCount] = nil
+        self.environment = environment
         self.identity = identity
         let ids = identity?.groups ?? []
         groups = .allocate(capacity: max(ids.count, 1))
         for (i, gid) in ids.enumerated() { groups[i] = gid }
-        scratch = .allocate(capacity: Self.scratchCapacity)
     }
 
     deinit {
         free(path)
         for i in 0..<argc { free(argv[i]) }
         argv.deallocate()
-        for i in 0..<baseCount { free(envp[i]) }
-        envp.deallocate()
         groups.deallocate()
-        scratch.deallocate()
     }
 
-    /// Forks and execs the handler with `fds` as its descriptors 0, 1, 2...
-    /// and `extra` added to its environment. Returns its pid once exec
-    /// succeeded. C equivalent: `inetd_spawn` (see inetd_system.h).
-    func spawn(fds: [CInt], extra: [(String, String)]) -> Result<pid_t, SpawnError> {
-        precondition(extra.count <= Self.extraSlots && fds.count <= Int(INETD_SPAWN_MAX_FDS))
-        var used = 0
-        var slot = baseCount
-        var fits = true
-        for (name, value) in extra {
-            let needed = name.utf8.count + 1 + value.utf8.count + 1
-            guard used + needed <= Self.scratchCapacity else { fits = false; break }
-            let start = scratch + used
-            var at = start
-            for byte in name.utf8 { at.pointee = CChar(bitPattern: byte); at += 1 }
-            at.pointee = 0x3D  // '='
-            at += 1
-            for byte in value.utf8 { at.pointee = CChar(bitPattern: byte); at += 1 }
-            at.pointee = 0
-            envp[slot] = start
-            slot += 1
-            used += needed
-        }
-        envp[slot] = nil
-        guard fits else { return .failure(SpawnError(step: Int32(INETD_STEP_NONE.rawValue), errno: E2BIG)) }
-
+    /// Starts the handler with `fds` as its descriptors 0, 1 and 2 and what
+    /// `variables` writes added to its environment. Returns its pid once
+    /// exec succeeded. C equivalent: `inetd_spawn` (see inetd_system.h).
+    func spawn(fds: (CInt, CInt, CInt), variables: (inout VariableWriter) -> Void) -> Result<pid_t, SpawnError> {
+        var fds = fds
         var pid: pid_t = 0
         var step: CInt = 0
-        let code = fds.withUnsafeBufferPointer { fdBuffer in
-            var request = inetd_spawn_req(
-                path: path, argv: argv, envp: envp, fds: fdBuffer.baseAddress!, nfds: CInt(fds.count),
-                change_identity: identity == nil ? 0 : 1, uid: identity?.uid ?? 0, gid: identity?.gid ?? 0,
-                groups: groups, ngroups: CInt(identity?.groups.count ?? 0),
-                listen_pid_entry: nil, listen_pid_capacity: 0)
-            return inetd_spawn(&request, &pid, &step)
+        let code = environment.with(variables) { envp in
+            withUnsafePointer(to: &fds) { tuple in
+                tuple.withMemoryRebound(to: CInt.self, capacity: 3) { fdList in
+                    var request = inetd_spawn_req(
+                        path: path, argv: argv, envp: envp, fds: fdList, nfds: 3,
+                        change_identity: identity == nil ? 0 : 1, uid: identity?.uid ?? 0, gid: identity?.gid ?? 0,
+                        groups: groups, ngroups: CInt(identity?.groups.count ?? 0),
+                        listen_pid_entry: nil, listen_pid_capacity: 0)
+                    return inetd_spawn(&request, &pid, &step)
+                }
+            }
         }
-        envp[baseCount] = nil
+        guard let code else { return .failure(SpawnError(step: Int32(INETD_STEP_NONE.rawValue), errno: E2BIG)) }
         return code == 0 ? .success(pid) : .failure(SpawnError(step: step, errno: code))
     }
 }

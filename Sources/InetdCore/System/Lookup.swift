@@ -81,3 +81,53 @@ public struct SystemLookup: NameLookup {
     public var effectiveUID: uid_t { geteuid() }
     public var effectiveGID: gid_t { getegid() }
 }
+
+/// Remembers every answer for the length of one load: a file naming the same
+/// user a thousand times asks NSS (which rereads /etc/passwd) once. A new
+/// load makes a new cache, so changes to the databases are seen on reload.
+public final class CachedLookup: NameLookup {
+    private let base: any NameLookup
+    private var ports: [String: UInt16?] = [:]
+    private var users: [String: UserRecord?] = [:]
+    private var groupIDs: [String: gid_t?] = [:]
+    private var groupLists: [String: [gid_t]] = [:]
+
+    public init(_ base: any NameLookup) { self.base = base }
+
+    public func port(service name: String, proto: String) -> UInt16? {
+        let key = name + "/" + proto
+        if let known = ports[key] { return known }
+        let found = base.port(service: name, proto: proto)
+        ports[key] = found
+        return found
+    }
+
+    public func addresses(host: String, family: CInt) -> [SocketAddress] {
+        base.addresses(host: host, family: family)
+    }
+
+    public func user(named name: String) -> UserRecord? {
+        if let known = users[name] { return known }
+        let found = base.user(named: name)
+        users[name] = found
+        return found
+    }
+
+    public func group(named name: String) -> gid_t? {
+        if let known = groupIDs[name] { return known }
+        let found = base.group(named: name)
+        groupIDs[name] = found
+        return found
+    }
+
+    public func groups(user: String, gid: gid_t) -> [gid_t] {
+        let key = "\(user):\(gid)"
+        if let known = groupLists[key] { return known }
+        let found = base.groups(user: user, gid: gid)
+        groupLists[key] = found
+        return found
+    }
+
+    public var effectiveUID: uid_t { base.effectiveUID }
+    public var effectiveGID: gid_t { base.effectiveGID }
+}

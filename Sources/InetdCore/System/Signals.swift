@@ -23,6 +23,14 @@ public enum Signal: CInt, CaseIterable, Sendable {
     }
 }
 
+/// Signals received together.
+public struct SignalSet: Sendable {
+    private var bits: UInt64 = 0
+    public init() {}
+    public mutating func insert(_ signal: Signal) { bits |= 1 << UInt64(signal.rawValue) }
+    public func contains(_ signal: Signal) -> Bool { bits & (1 << UInt64(signal.rawValue)) != 0 }
+}
+
 /// A signalfd over `Signal.allCases`, blocked for normal delivery.
 public struct SignalChannel: ~Copyable {
     public let fd: FileDescriptor
@@ -45,10 +53,10 @@ public struct SignalChannel: ~Copyable {
 
     deinit { fd.close() }
 
-    /// Every pending signal, in arrival order; several of one kind collapse
-    /// to one (SIGCHLD reaping loops anyway).
-    public func drain() throws(SystemError) -> [Signal] {
-        var received: [Signal] = []
+    /// Every pending signal; several of one kind collapse to one (SIGCHLD
+    /// reaping loops anyway). A bit set: reading signals allocates nothing.
+    public func drain() throws(SystemError) -> SignalSet {
+        var received = SignalSet()
         var info = signalfd_siginfo()
         while true {
             let got: Int
@@ -60,9 +68,7 @@ public struct SignalChannel: ~Copyable {
                 return received
             }
             guard got == MemoryLayout<signalfd_siginfo>.size else { return received }
-            if let signal = Signal(rawValue: CInt(info.ssi_signo)), !received.contains(signal) {
-                received.append(signal)
-            }
+            if let signal = Signal(rawValue: CInt(info.ssi_signo)) { received.insert(signal) }
         }
     }
 }

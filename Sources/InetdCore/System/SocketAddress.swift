@@ -1,16 +1,36 @@
 public import Glibc
+import _InetdSystem
 
 /// An IPv4, IPv6 or Unix-domain socket address, stored as the kernel takes it.
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     public enum Family: Sendable, Hashable { case inet, inet6, unix }
 
-    /// The address bytes as `struct sockaddr_*`; length is the valid prefix.
-    private var storage: [UInt8]
+    /// The address as `struct sockaddr_*`, stored inline: making or copying
+    /// an address allocates nothing. `length` is the valid prefix.
+    private var storage = sockaddr_storage()
+    private(set) var length: socklen_t = 0
 
-    public var length: socklen_t { socklen_t(storage.count) }
+    public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
+        a.length == b.length && a.withBytes { x in b.withBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        withBytes { hasher.combine(bytes: $0) }
+    }
+
+    /// The valid bytes.
+    private func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(length)))) }
+    }
+
+    private init(copying raw: UnsafeRawBufferPointer) {
+        let count = min(raw.count, MemoryLayout<sockaddr_storage>.size)
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw.prefix(count))) }
+        length = socklen_t(count)
+    }
 
     public var family: Family {
-        switch storage.withUnsafeBytes({ $0.load(as: sa_family_t.self) }) {
+        switch storage.ss_family {
         case sa_family_t(AF_INET): return .inet
         case sa_family_t(AF_INET6): return .inet6
         default: return .unix
@@ -27,8 +47,8 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Builds an address from raw `sockaddr` bytes as accept(2) or
     /// getsockname(2) filled them in.
-    public init(raw: UnsafeRawPointer, length: socklen_t) {
-        storage = Array(UnsafeRawBufferPointer(start: raw, count: Int(length)))
+    init(raw: UnsafeRawPointer, length: socklen_t) {
+        self.init(copying: UnsafeRawBufferPointer(start: raw, count: Int(length)))
     }
 
     public init(ipv4 bytes: (UInt8, UInt8, UInt8, UInt8), port: UInt16) {
@@ -38,7 +58,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         withUnsafeMutableBytes(of: &sin.sin_addr) { dst in
             withUnsafeBytes(of: bytes) { dst.copyMemory(from: $0) }
         }
-        storage = withUnsafeBytes(of: &sin) { Array($0) }
+        self = withUnsafeBytes(of: &sin) { SocketAddress(copying: $0) }
     }
 
     public init(ipv6 bytes: [UInt8], port: UInt16, scope: UInt32 = 0) {
@@ -48,7 +68,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         sin6.sin6_port = port.bigEndian
         sin6.sin6_scope_id = scope
         withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
-        storage = withUnsafeBytes(of: &sin6) { Array($0) }
+        self = withUnsafeBytes(of: &sin6) { SocketAddress(copying: $0) }
     }
 
     /// A Unix-domain address; nil when the path does not fit sun_path.
@@ -60,7 +80,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         sun.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &sun.sun_path) { $0.copyBytes(from: bytes) }
         let length = MemoryLayout<sa_family_t>.size + bytes.count + 1
-        storage = withUnsafeBytes(of: &sun) { Array($0.prefix(length)) }
+        self = withUnsafeBytes(of: &sun) { SocketAddress(copying: UnsafeRawBufferPointer(rebasing: $0.prefix(length))) }
     }
 
     /// Parses an IPv4 or IPv6 literal (no brackets); nil if it is neither.
@@ -87,8 +107,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     /// The port, for IP addresses; 0 for Unix-domain ones.
     public var port: UInt16 {
         switch family {
-        case .inet: return storage.withUnsafeBytes { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
-        case .inet6: return storage.withUnsafeBytes { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
+        case .inet, .inet6: return withBytes { UInt16(bigEndian: $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) }
         case .unix: return 0
         }
     }
@@ -99,21 +118,28 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         case .inet: return ntop(AF_INET, offset: 4)
         case .inet6: return ntop(AF_INET6, offset: 8)
         case .unix:
-            let pathBytes = storage.dropFirst(MemoryLayout<sa_family_t>.size).prefix { $0 != 0 }
-            return String(decoding: pathBytes, as: UTF8.self)
+            return withBytes { raw in
+                String(decoding: raw.dropFirst(MemoryLayout<sa_family_t>.size).prefix { $0 != 0 }, as: UTF8.self)
+            }
         }
     }
 
     /// The raw address bytes (4 or 16) of an IP address; empty for Unix.
     public var addressBytes: [UInt8] {
         switch family {
-        case .inet: return Array(storage[4..<8])
-        case .inet6: return Array(storage[8..<24])
+        case .inet: return withBytes { Array($0[4..<8]) }
+        case .inet6: return withBytes { Array($0[8..<24]) }
         case .unix: return []
         }
     }
 
-    public var isWildcard: Bool { family != .unix && addressBytes.allSatisfy { $0 == 0 } }
+    public var isWildcard: Bool {
+        switch family {
+        case .inet: return withBytes { $0[4..<8].allSatisfy { $0 == 0 } }
+        case .inet6: return withBytes { $0[8..<24].allSatisfy { $0 == 0 } }
+        case .unix: return false
+        }
+    }
 
     /// `127.0.0.1:7007`, `[::1]:7007`, or the path.
     public var description: String {
@@ -126,15 +152,18 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
 
     private func ntop(_ af: CInt, offset: Int) -> String {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        storage.withUnsafeBytes { raw in
+        withBytes { raw in
             _ = inet_ntop(af, raw.baseAddress! + offset, &text, socklen_t(text.count))
         }
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Calls `body` with the raw `sockaddr` bytes.
+    public func withSockaddrBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { withBytes(body) }
+
     /// Calls `body` with a `sockaddr` pointer and length for a system call.
-    public func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> R) throws(SystemError) -> R {
-        let result = storage.withUnsafeBytes { raw in
+    func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> R) throws(SystemError) -> R {
+        let result = withBytes { raw in
             Result { () throws(SystemError) -> R in
                 try body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
             }
