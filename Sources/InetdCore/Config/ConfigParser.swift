@@ -145,7 +145,7 @@ public struct ConfigParser {
     }
 
     func parseProtocol(_ field: String) throws(Failure) -> (Transport, Int?, Int?) {
-        let parts = field.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let parts = splitASCII(field, ",")
         let transport: Transport
         switch parts[0] {
         case "tcp": transport = Transport(kind: .tcp, families: .both)
@@ -192,7 +192,7 @@ public struct ConfigParser {
             return
         }
         if field.hasPrefix("tcpmux/") { throw fail("tcpmux services are not supported") }
-        guard let colon = field.lastIndex(of: ":") else {
+        guard let colon = field.utf8.lastIndex(of: UInt8(ascii: ":")) else {
             entry.hosts = defaultHosts
             entry.service = field
             return
@@ -209,7 +209,7 @@ public struct ConfigParser {
     /// `*`, `1.2.3.4`, `[::1]`, `::1`, `host.name`, or a comma list of them.
     func parseHosts(_ text: String) -> Swift.Result<[String], Failure> {
         var hosts: [String] = []
-        for piece in text.split(separator: ",", omittingEmptySubsequences: false) {
+        for piece in splitASCII(text, ",") {
             var host = String(piece)
             if host.hasPrefix("[") {
                 guard host.hasSuffix("]") else { return .failure(fail("address '\(host)' has no closing ']'")) }
@@ -234,7 +234,7 @@ public struct ConfigParser {
     }
 
     func parseWaitSpec(_ field: String, into entry: inout ServiceEntry) throws(Failure) {
-        var pieces = field.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var pieces = splitASCII(field, ",")
         var head = pieces.removeFirst()
         if head.hasPrefix("nowait") {
             entry.wait = false
@@ -250,7 +250,7 @@ public struct ConfigParser {
             entry.limits.rate = try number(String(head.dropFirst()), for: "the .N rate", in: 0...Int(Int32.max))
         } else if head.hasPrefix("/") {
             // FreeBSD: `/max-child[/conn-per-ip-per-minute[/max-child-per-ip]]`, 0 = unlimited.
-            let parts = head.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            let parts = splitASCII(String(head.dropFirst()), "/")
             guard parts.count <= 3 else { throw fail("'\(head)': FreeBSD limits are /C/R/P, at most three numbers") }
             let names = ["max-child", "connections per source per minute", "max-child per source"]
             var values: [Int] = []
@@ -281,7 +281,7 @@ public struct ConfigParser {
         case "rate": entry.limits.rate = try number(required(), for: key, in: 0...Int(Int32.max))
         case "per-ip-rate": entry.limits.perSourceRate = try number(required(), for: key, in: 0...Int(Int32.max))
         case "ip-prefix":
-            let parts = try required().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            let parts = splitASCII(try required(), "/")
             guard parts.count == 2 else { throw fail("ip-prefix takes IPv4/IPv6 prefix lengths, as ip-prefix=24/64") }
             entry.limits.sourcePrefixV4 = try number(parts[0], for: "ip-prefix (IPv4)", in: 0...32)
             entry.limits.sourcePrefixV6 = try number(parts[1], for: "ip-prefix (IPv6)", in: 0...128)
@@ -321,7 +321,7 @@ public struct ConfigParser {
         if field.contains("/") {
             throw fail("login classes ('\(field)') are not supported: use user[:group]")
         }
-        if let colon = field.firstIndex(of: ":") {
+        if let colon = field.utf8.firstIndex(of: UInt8(ascii: ":")) {
             entry.user = String(field[..<colon])
             entry.group = String(field[field.index(after: colon)...])
             guard !entry.user.isEmpty, !(entry.group ?? "").isEmpty else { throw fail("user field '\(field)': expected user[:group]") }
@@ -377,8 +377,26 @@ public struct ConfigParser {
 
     // MARK: - Values
 
+    /// Splits at an ASCII separator, keeping empty pieces; works on UTF-8,
+    /// as splitting by Character would break graphemes for nothing.
+    func splitASCII(_ text: String, _ separator: Unicode.Scalar) -> [String] {
+        let byte = UInt8(separator.value)
+        var pieces: [String] = []
+        var start = text.utf8.startIndex
+        var index = start
+        while index != text.utf8.endIndex {
+            if text.utf8[index] == byte {
+                pieces.append(String(text[start..<index]))
+                start = text.utf8.index(after: index)
+            }
+            index = text.utf8.index(after: index)
+        }
+        pieces.append(String(text[start...]))
+        return pieces
+    }
+
     private func splitOption(_ text: String) -> (String, String?) {
-        guard let eq = text.firstIndex(of: "=") else { return (text, nil) }
+        guard let eq = text.utf8.firstIndex(of: UInt8(ascii: "=")) else { return (text, nil) }
         return (String(text[..<eq]), String(text[text.index(after: eq)...]))
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import _InetdSystem
 
 /// What a reload does to the sockets: keep the bound socket of every endpoint
 /// found before and after, close the ones gone, bind the new ones. Pure, so
@@ -74,6 +75,8 @@ extension Daemon {
             }
         }
         endpointOrder.removeAll { byEndpoint[$0] == nil }
+        // Parsing a large file leaves freed heap behind; give it back.
+        malloc_trim(0)
         return plan
     }
 

@@ -3,6 +3,7 @@
 #ifndef INETD_SYSTEM_H
 #define INETD_SYSTEM_H
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
