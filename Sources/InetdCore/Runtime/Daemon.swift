@@ -66,6 +66,12 @@ public final class Daemon {
     /// Loads the configuration, binds, reports readiness and serves until
     /// SIGTERM or SIGINT. Returns the exit status.
     public func run() -> Int32 {
+        // Start-up runs in phases (runtime and argument set-up, loading with
+        // NSS look-ups, binding) whose code is not needed afterwards. Each
+        // phase's code pages are released at its end (clean file pages: they
+        // stay in the page cache and come back on use), so memory peaks at
+        // the largest phase instead of at their sum. docs/benchmarks.md.
+        _ = inetd_release_code_pages()
         let configuration: LoadedConfiguration
         do {
             configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup)
@@ -74,13 +80,12 @@ public final class Daemon {
             return 1
         }
         report(configuration)
+        _ = inetd_release_code_pages()
         apply(configuration.services)
         readiness.ready()
         log.info("ready", ("config", configPath), ("services", "\(services.count)"),
                  ("sockets", "\(byEndpoint.values.filter { $0.fd != nil }.count)"))
         if services.isEmpty { log.warn("idle", ("reason", "no valid service; send SIGHUP after fixing the file")) }
-        // Start-up code (parsing, resolving, binding) is not needed again
-        // until a reload; its pages go back to the page cache.
         _ = inetd_release_code_pages()
         while !finished {
             do {

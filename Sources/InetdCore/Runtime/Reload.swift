@@ -94,7 +94,7 @@ extension Daemon {
         do {
             listener.fd = try SocketBinder.open(listener.endpoint, listener.state.service)
             listener.lastBindError = nil
-            log.info("listening", ("service", listener.state.label), ("address", listener.name))
+            if log.verbose { log.debug("listening", ("service", listener.state.label), ("address", listener.name)) }
             poll(listener)
         } catch where SocketBinder.ipv6Unavailable(error) && listener.state.entry.transport.families == .both {
             log.warn("ipv6_unavailable", ("service", listener.state.label), ("error", "\(error)"))
@@ -138,7 +138,7 @@ extension Daemon {
             fd.close()
             listener.fd = nil
             if listener.endpoint.kind == .unix { _ = unlink(listener.endpoint.address.host) }
-            log.info("closed", ("service", listener.state.label), ("address", listener.name))
+            if log.verbose { log.debug("closed", ("service", listener.state.label), ("address", listener.name)) }
         }
         forget(listener)
     }

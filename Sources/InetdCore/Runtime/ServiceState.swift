@@ -14,7 +14,6 @@ final class ServiceState {
 
     init(service: Service, environment: HandlerEnvironment) {
         self.service = service
-        label = service.label
         if case .path(let path) = service.entry.program {
             program = PreparedProgram(path: path, arguments: service.entry.arguments,
                                       environment: environment, identity: service.identity)
@@ -23,8 +22,8 @@ final class ServiceState {
         }
     }
 
-    /// How logs name the service, made once.
-    let label: String
+    /// How logs name the service; made when first logged.
+    lazy var label: String = service.label
     var entry: ServiceEntry { service.entry }
 }
 
@@ -48,12 +47,11 @@ final class Listener {
     var quickExits = 0
     var lastBindError: String?
 
-    /// The endpoint as logs show it, made once.
-    let name: String
+    /// The endpoint as logs show it; made when first logged.
+    lazy var name: String = endpoint.description
 
     init(endpoint: Endpoint, state: ServiceState, token: UInt64) {
         self.endpoint = endpoint
-        name = endpoint.description
         self.state = state
         self.token = token
     }

@@ -90,7 +90,11 @@ public final class CachedLookup: NameLookup {
     private var ports: [String: UInt16?] = [:]
     private var users: [String: UserRecord?] = [:]
     private var groupIDs: [String: gid_t?] = [:]
-    private var groupLists: [String: [gid_t]] = [:]
+    private struct Member: Hashable {
+        var user: String
+        var gid: gid_t
+    }
+    private var groupLists: [Member: [gid_t]] = [:]
 
     public init(_ base: any NameLookup) { self.base = base }
 
@@ -121,7 +125,7 @@ public final class CachedLookup: NameLookup {
     }
 
     public func groups(user: String, gid: gid_t) -> [gid_t] {
-        let key = "\(user):\(gid)"
+        let key = Member(user: user, gid: gid)
         if let known = groupLists[key] { return known }
         let found = base.groups(user: user, gid: gid)
         groupLists[key] = found
