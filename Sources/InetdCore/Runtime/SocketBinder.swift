@@ -11,7 +11,10 @@ enum SocketBinder {
 
     static func open(_ endpoint: Endpoint, _ service: Service) throws(SystemError) -> FileDescriptor {
         let entry = service.entry
-        let fd = try Socket.open(domain: endpoint.address.domain, type: endpoint.socketTypeValue)
+        // Non-blocking from birth: inetd polls every socket it holds, and a
+        // handler that is given one gets it with O_NONBLOCK cleared.
+        let fd = try Socket.open(domain: endpoint.address.domain,
+                                 type: endpoint.socketTypeValue | CInt(SOCK_NONBLOCK.rawValue))
         do throws(SystemError) {
             if endpoint.kind != .unix {
                 try Socket.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
@@ -29,7 +32,6 @@ enum SocketBinder {
             if endpoint.socketType != .dgram {
                 try Socket.listen(fd, backlog: CInt(entry.options.backlog ?? Int(SOMAXCONN)))
             }
-            try fd.setNonBlocking(true)
         } catch {
             fd.close()
             throw error

@@ -96,7 +96,14 @@ public final class CachedLookup: NameLookup {
     }
     private var groupLists: [Member: [gid_t]] = [:]
 
-    public init(_ base: any NameLookup) { self.base = base }
+    public let effectiveUID: uid_t
+    public let effectiveGID: gid_t
+
+    public init(_ base: any NameLookup) {
+        self.base = base
+        effectiveUID = base.effectiveUID
+        effectiveGID = base.effectiveGID
+    }
 
     public func port(service name: String, proto: String) -> UInt16? {
         let key = name + "/" + proto
@@ -132,6 +139,4 @@ public final class CachedLookup: NameLookup {
         return found
     }
 
-    public var effectiveUID: uid_t { base.effectiveUID }
-    public var effectiveGID: gid_t { base.effectiveGID }
 }

@@ -5,36 +5,56 @@ import _InetdSystem
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     public enum Family: Sendable, Hashable { case inet, inet6, unix }
 
-    /// The address as `struct sockaddr_*`, stored inline: making or copying
-    /// an address allocates nothing. `length` is the valid prefix.
-    private var storage = sockaddr_storage()
+    /// An IP address as `struct sockaddr_in` or `sockaddr_in6`, stored inline
+    /// in the larger of the two: making, copying or hashing one is cheap and
+    /// allocates nothing. `length` is the valid prefix.
+    private var storage = sockaddr_in6()
     private(set) var length: socklen_t = 0
+    /// A Unix-domain address keeps its path; its `sockaddr_un` is built on
+    /// the stack when a system call needs it.
+    private var path: String?
 
     public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
-        a.length == b.length && a.withBytes { x in b.withBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+        if a.path != nil || b.path != nil { return a.path == b.path }
+        return a.length == b.length && a.withBytes { x in b.withBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
     }
 
     public func hash(into hasher: inout Hasher) {
-        withBytes { hasher.combine(bytes: $0) }
+        if let path {
+            hasher.combine(path)
+        } else {
+            withBytes { hasher.combine(bytes: $0) }
+        }
     }
 
-    /// The valid bytes.
+    /// The valid `sockaddr` bytes.
     private func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(length)))) }
+        guard let path else {
+            return withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(length)))) }
+        }
+        var sun = sockaddr_un()
+        sun.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &sun.sun_path) { $0.copyBytes(from: bytes.prefix($0.count - 1)) }
+        let count = MemoryLayout<sa_family_t>.size + min(bytes.count, MemoryLayout.size(ofValue: sun.sun_path) - 1) + 1
+        return withUnsafeBytes(of: &sun) { body(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
     }
 
     private init(copying raw: UnsafeRawBufferPointer) {
-        let count = min(raw.count, MemoryLayout<sockaddr_storage>.size)
+        guard raw.count >= MemoryLayout<sa_family_t>.size else { return }
+        if raw.load(as: sa_family_t.self) == sa_family_t(AF_UNIX) {
+            path = String(decoding: raw.dropFirst(MemoryLayout<sa_family_t>.size).prefix { $0 != 0 }, as: UTF8.self)
+            length = socklen_t(raw.count)
+            return
+        }
+        let count = min(raw.count, MemoryLayout<sockaddr_in6>.size)
         withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw.prefix(count))) }
         length = socklen_t(count)
     }
 
     public var family: Family {
-        switch storage.ss_family {
-        case sa_family_t(AF_INET): return .inet
-        case sa_family_t(AF_INET6): return .inet6
-        default: return .unix
-        }
+        if path != nil { return .unix }
+        return storage.sin6_family == sa_family_t(AF_INET) ? .inet : .inet6
     }
 
     public var domain: CInt {
@@ -73,14 +93,10 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// A Unix-domain address; nil when the path does not fit sun_path.
     public init?(unixPath path: String) {
-        var sun = sockaddr_un()
-        let bytes = Array(path.utf8)
-        let capacity = MemoryLayout.size(ofValue: sun.sun_path)
-        guard !bytes.isEmpty, bytes.count < capacity else { return nil }
-        sun.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &sun.sun_path) { $0.copyBytes(from: bytes) }
-        let length = MemoryLayout<sa_family_t>.size + bytes.count + 1
-        self = withUnsafeBytes(of: &sun) { SocketAddress(copying: UnsafeRawBufferPointer(rebasing: $0.prefix(length))) }
+        let count = path.utf8.count
+        guard count > 0, count < MemoryLayout.size(ofValue: sockaddr_un().sun_path), !path.utf8.contains(0) else { return nil }
+        self.path = path
+        length = socklen_t(MemoryLayout<sa_family_t>.size + count + 1)
     }
 
     /// Parses an IPv4 or IPv6 literal (no brackets); nil if it is neither.
@@ -118,9 +134,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         case .inet: return ntop(AF_INET, offset: 4)
         case .inet6: return ntop(AF_INET6, offset: 8)
         case .unix:
-            return withBytes { raw in
-                String(decoding: raw.dropFirst(MemoryLayout<sa_family_t>.size).prefix { $0 != 0 }, as: UTF8.self)
-            }
+            return path ?? ""
         }
     }
 
