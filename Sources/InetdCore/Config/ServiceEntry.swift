@@ -79,6 +79,11 @@ public struct Transport: Equatable, Sendable {
 public enum Program: Equatable, Sendable {
     case path(String)
     case builtin(String)
+
+    public var isBuiltin: Bool {
+        if case .builtin = self { return true }
+        return false
+    }
 }
 
 /// Rate and concurrency limits from `.N`, `/C/R/P` and `,key=value` options.

@@ -27,7 +27,6 @@ public struct LoadedConfiguration {
     /// Valid lines this version parses but does not serve yet; nil when served.
     public static func unservedReason(_ entry: ServiceEntry) -> String? {
         if entry.options.listenFDs { return "listen-fds is not served yet: this line is skipped" }
-        if case .builtin = entry.program { return "built-in services are not served yet: this line is skipped" }
         return nil
     }
 }

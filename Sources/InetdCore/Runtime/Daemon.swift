@@ -42,6 +42,15 @@ public final class Daemon {
     var endpointOrder: [Endpoint] = []
     var services: [ServiceState] = []
     var children: [pid_t: Child] = [:]
+    /// TCP connections to built-in services; a token with `connectionFlag`
+    /// names a slot here.
+    var connections: [BuiltinConnection?] = []
+    var freeConnectionSlots: [Int] = []
+    var idleCheckAt: Int64?
+    /// Ports of the UDP built-ins configured now: never answered.
+    var builtinUDPPorts: Set<UInt16> = []
+    /// One datagram at a time, for UDP built-ins.
+    let datagramBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
 
     var bindRetryAt: Int64?
     /// The earliest `resumeAt` of any listener in back-off.
@@ -119,6 +128,10 @@ public final class Daemon {
                 try handleSignals()
                 continue
             }
+            if token & Self.connectionFlag != 0 {
+                handleConnection(token, events)
+                continue
+            }
             let slot = Int(token & 0xFFFF_FFFF)
             // A token from a listener closed since (reload) no longer matches.
             guard slot < listeners.count, let listener = listeners[slot], listener.token == token,
@@ -126,7 +139,9 @@ public final class Daemon {
             if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
                 log.warn("socket_condition", ("service", listener.state.label), ("events", "\(events)"))
             }
-            if listener.handsOverSocket {
+            if let kind = listener.builtin {
+                if listener.endpoint.socketType == .dgram { answerDatagrams(listener, kind) } else { acceptBuiltin(listener, kind) }
+            } else if listener.handsOverSocket {
                 handOver(listener)
             } else {
                 acceptAll(listener)

@@ -6,16 +6,17 @@ extension Daemon {
     /// Kept without scanning the listeners, so that a wake-up costs the same
     /// with one service or a thousand.
     func millisecondsToNextTimer() -> CInt {
-        guard let next = [bindRetryAt, stopDeadline, earliestResume].compactMap({ $0 }).min() else { return -1 }
+        guard let next = [bindRetryAt, stopDeadline, earliestResume, idleCheckAt].compactMap({ $0 }).min() else { return -1 }
         return CInt(clamping: max(0, next - monotonicMilliseconds()))
     }
 
     func runTimers() {
-        guard let due = [bindRetryAt, stopDeadline, earliestResume].compactMap({ $0 }).min(),
+        guard let due = [bindRetryAt, stopDeadline, earliestResume, idleCheckAt].compactMap({ $0 }).min(),
               monotonicMilliseconds() >= due else { return }
         let now = monotonicMilliseconds()
         if let at = stopDeadline, now >= at { killRemaining() }
         if stopping { return }
+        if let at = idleCheckAt, now >= at { closeIdleConnections(now: now) }
         if let at = bindRetryAt, now >= at {
             bindRetryAt = nil
             for listener in byEndpoint.values where listener.fd == nil { bind(listener) }
@@ -43,6 +44,7 @@ extension Daemon {
         readiness.stopping()
         log.info("stopping", ("signal", signal.name))
         for listener in Array(byEndpoint.values) { close(listener) }
+        for case let c? in connections { finish(c) }
         let waitHandlers = children.filter { $0.value.state.entry.wait }.map(\.key)
         for pid in waitHandlers { try? sendSignal(SIGTERM, to: pid) }
         if waitHandlers.isEmpty {

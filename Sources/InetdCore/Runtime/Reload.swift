@@ -61,6 +61,8 @@ extension Daemon {
             if let listener = byEndpoint[endpoint] { close(listener) }
         }
         services = runnable.map { ServiceState(service: $0, environment: environment) }
+        builtinUDPPorts = Set(runnable.filter { $0.entry.socketType == .dgram && $0.entry.program.isBuiltin }
+            .flatMap { $0.endpoints.map(\.address.port) })
         endpointOrder = []
         for state in services {
             for endpoint in state.service.endpoints {

@@ -58,6 +58,12 @@ final class Listener {
 
     var slot: Int { Int(token & 0xFFFF_FFFF) }
 
+    /// The built-in this socket serves, if it is one.
+    var builtin: BuiltinKind? {
+        if case .builtin(let name) = state.entry.program { return BuiltinKind(rawValue: name) }
+        return nil
+    }
+
     /// Where this listener hands its socket to a handler instead of accepting.
     var handsOverSocket: Bool { state.entry.wait || endpoint.socketType == .dgram }
 }

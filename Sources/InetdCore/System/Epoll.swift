@@ -38,10 +38,10 @@ public struct Epoll: ~Copyable {
         _ = try syscall("epoll_ctl") { epoll_ctl(fd.rawValue, EPOLL_CTL_ADD, target.rawValue, &event) }
     }
 
-    /// C equivalent: `epoll_ctl(EPOLL_CTL_MOD)`.
-    public func modify(_ target: FileDescriptor, token: UInt64, write: Bool) throws(SystemError) {
+    /// C equivalent: `epoll_ctl(EPOLL_CTL_MOD)`: readable and/or writable.
+    public func modify(_ target: FileDescriptor, token: UInt64, read: Bool, write: Bool) throws(SystemError) {
         var event = epoll_event()
-        event.events = Self.readable | (write ? EPOLLOUT.rawValue : 0)
+        event.events = EPOLLERR.rawValue | EPOLLHUP.rawValue | (read ? EPOLLIN.rawValue : 0) | (write ? EPOLLOUT.rawValue : 0)
         event.data.u64 = token
         _ = try syscall("epoll_ctl") { epoll_ctl(fd.rawValue, EPOLL_CTL_MOD, target.rawValue, &event) }
     }

@@ -73,14 +73,16 @@ extension Socket {
     /// The outcome of one accept: a connection, or "nothing pending".
     public enum Accepted { case connection(FileDescriptor), wouldBlock }
 
-    /// C equivalent: `accept4(2)` with SOCK_CLOEXEC only: the connection stays
-    /// blocking, as every classic inetd handler expects.
-    static func accept(_ listener: FileDescriptor, peer: inout PeerBuffer) throws(SystemError) -> Accepted {
+    /// C equivalent: `accept4(2)` with SOCK_CLOEXEC: a connection for a
+    /// handler stays blocking, as every classic inetd handler expects; one
+    /// that inetd serves itself is non-blocking.
+    static func accept(_ listener: FileDescriptor, peer: inout PeerBuffer, nonBlocking: Bool = false) throws(SystemError) -> Accepted {
+        let flags = CInt(SOCK_CLOEXEC.rawValue) | (nonBlocking ? CInt(SOCK_NONBLOCK.rawValue) : 0)
         peer.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         do {
             let fd = try withUnsafeMutablePointer(to: &peer.storage) { (p) throws(SystemError) -> CInt in
                 try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) -> CInt in
-                    try syscall("accept4") { inetd_accept4(listener.rawValue, sa, &peer.length, CInt(SOCK_CLOEXEC.rawValue)) }
+                    try syscall("accept4") { inetd_accept4(listener.rawValue, sa, &peer.length, flags) }
                 }
             }
             return .connection(FileDescriptor(rawValue: fd))

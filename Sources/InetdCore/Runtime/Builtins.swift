@@ -1,0 +1,295 @@
+import Glibc
+import _InetdSystem
+
+/// The services inetd answers itself (SPEC 4), inside the event loop: no
+/// process is spawned, nothing blocks. A TCP client costs one descriptor and
+/// one bounded buffer, and is dropped once idle; a UDP request is answered
+/// only when its source cannot be another datagram service (the echo and
+/// chargen loop of CERT CA-1996-01).
+enum BuiltinKind: String {
+    case echo, discard, chargen, daytime, time
+
+    /// The well-known ports of the UDP built-ins: never answered.
+    static let wellKnownPorts: Set<UInt16> = [7, 9, 13, 19, 37]
+}
+
+/// One TCP connection to echo, discard or chargen.
+final class BuiltinConnection {
+    let fd: FileDescriptor
+    let kind: BuiltinKind
+    let state: ServiceState
+    let token: UInt64
+    let buffer: UnsafeMutableRawBufferPointer
+    /// echo: bytes read and not yet written back.
+    var pending = 0
+    /// chargen: where the next write starts in the pattern.
+    var chargenOffset = 0
+    var inputClosed = false
+    var lastActivity: Int64
+    var interest: (read: Bool, write: Bool) = (true, false)
+
+    static let bufferSize = 4096
+
+    init(fd: FileDescriptor, kind: BuiltinKind, state: ServiceState, token: UInt64, now: Int64) {
+        self.fd = fd
+        self.kind = kind
+        self.state = state
+        self.token = token
+        lastActivity = now
+        buffer = .allocate(byteCount: Self.bufferSize, alignment: 1)
+    }
+
+    deinit { buffer.deallocate() }
+
+    var slot: Int { Int(token & 0x7FFF_FFFF) }
+}
+
+/// RFC 864's pattern: 95 lines of 72 printable characters, each starting one
+/// character later than the one before, every line ended by CR LF.
+let chargenPattern: [UInt8] = {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(95 * 74)
+    for line in 0..<95 {
+        for column in 0..<72 { bytes.append(UInt8(32 + (line + column) % 95)) }
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+    }
+    return bytes
+}()
+
+extension Daemon {
+    static let connectionFlag: UInt64 = 0x8000_0000
+    static let defaultBuiltinIdleSeconds = 60
+
+    // MARK: - TCP
+
+    /// Accepts every pending connection of a TCP built-in, up to the
+    /// service's concurrency cap; at the cap the socket leaves the loop and
+    /// clients wait in the backlog.
+    func acceptBuiltin(_ listener: Listener, _ kind: BuiltinKind) {
+        guard let fd = listener.fd else { return }
+        let state = listener.state
+        let cap = state.entry.limits.maxConcurrent ?? Limits.defaultMaxConcurrent
+        var peer = PeerBuffer()
+        while listener.polled {
+            if cap > 0, state.active >= cap {
+                unpoll(listener)
+                return
+            }
+            let accepted: Socket.Accepted
+            do {
+                accepted = try Socket.accept(fd, peer: &peer, nonBlocking: true)
+            } catch {
+                if error.errno == EMFILE || error.errno == ENFILE { shed(listener, error) }
+                return
+            }
+            guard case .connection(let connection) = accepted else { return }
+            state.accepted += 1
+            switch kind {
+            case .daytime, .time:
+                let reply = kind == .time ? timeReply() : daytimeReply()
+                _ = reply.withUnsafeBytes { send(connection.rawValue, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+                connection.close()
+            case .echo, .discard, .chargen:
+                open(connection, kind, state)
+            }
+        }
+    }
+
+    func open(_ connection: FileDescriptor, _ kind: BuiltinKind, _ state: ServiceState) {
+        let slot = freeConnectionSlots.popLast() ?? connections.count
+        generation &+= 1
+        let token = UInt64(generation) << 32 | Self.connectionFlag | UInt64(slot)
+        let builtin = BuiltinConnection(fd: connection, kind: kind, state: state, token: token,
+                                        now: monotonicMilliseconds())
+        builtin.interest = (true, kind == .chargen)
+        do {
+            try epoll.addReadWrite(connection, token: token, write: builtin.interest.write)
+        } catch {
+            log.error("builtin_failed", ("service", state.label), ("error", "\(error)"))
+            connection.close()
+            freeConnectionSlots.append(slot)
+            return
+        }
+        if slot == connections.count { connections.append(builtin) } else { connections[slot] = builtin }
+        state.active += 1
+        if idleCheckAt == nil { idleCheckAt = monotonicMilliseconds() + 1000 }
+    }
+
+    func handleConnection(_ token: UInt64, _ events: UInt32) {
+        let slot = Int(token & 0x7FFF_FFFF)
+        guard slot < connections.count, let c = connections[slot], c.token == token else { return }
+        c.lastActivity = monotonicMilliseconds()
+        if events & EPOLLIN.rawValue != 0 || events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+            guard readInput(c) else { return finish(c) }
+        }
+        if c.kind == .echo, c.pending > 0 || events & EPOLLOUT.rawValue != 0 {
+            guard flushEcho(c) else { return finish(c) }
+        } else if c.kind == .chargen, events & EPOLLOUT.rawValue != 0 {
+            guard writeChargen(c) else { return finish(c) }
+        }
+        // echo ends once the client has closed and everything went back;
+        // discard and chargen end when the client closes.
+        if c.inputClosed, c.kind != .echo || c.pending == 0 { return finish(c) }
+        let wanted = (read: !c.inputClosed && (c.kind != .echo || c.pending < BuiltinConnection.bufferSize),
+                      write: c.kind == .chargen || c.pending > 0)
+        if wanted != c.interest {
+            c.interest = wanted
+            do {
+                try epoll.modify(c.fd, token: c.token, read: wanted.read, write: wanted.write)
+            } catch {
+                finish(c)
+            }
+        }
+    }
+
+    /// Reads what is there; false when the connection failed.
+    func readInput(_ c: BuiltinConnection) -> Bool {
+        if c.kind == .echo {
+            let room = BuiltinConnection.bufferSize - c.pending
+            guard room > 0 else { return true }
+            let n = recv(c.fd.rawValue, c.buffer.baseAddress! + c.pending, room, 0)
+            if n > 0 { c.pending += n } else if n == 0 { c.inputClosed = true } else { return errno == EAGAIN || errno == EINTR }
+            return true
+        }
+        while true {
+            let n = recv(c.fd.rawValue, c.buffer.baseAddress!, BuiltinConnection.bufferSize, 0)
+            if n > 0 { continue }
+            if n == 0 { c.inputClosed = true }
+            return n == 0 || errno == EAGAIN || errno == EINTR
+        }
+    }
+
+    func flushEcho(_ c: BuiltinConnection) -> Bool {
+        guard c.pending > 0 else { return true }
+        let n = send(c.fd.rawValue, c.buffer.baseAddress!, c.pending, CInt(MSG_NOSIGNAL))
+        if n < 0 { return errno == EAGAIN || errno == EINTR }
+        if n < c.pending { memmove(c.buffer.baseAddress!, c.buffer.baseAddress! + n, c.pending - n) }
+        c.pending -= n
+        return true
+    }
+
+    func writeChargen(_ c: BuiltinConnection) -> Bool {
+        let n = chargenPattern.withUnsafeBytes { pattern in
+            send(c.fd.rawValue, pattern.baseAddress! + c.chargenOffset,
+                 min(pattern.count - c.chargenOffset, BuiltinConnection.bufferSize), CInt(MSG_NOSIGNAL))
+        }
+        if n < 0 { return errno == EAGAIN || errno == EINTR }
+        c.chargenOffset = (c.chargenOffset + n) % chargenPattern.count
+        return true
+    }
+
+    /// Closes a built-in connection; its service may accept again.
+    func finish(_ c: BuiltinConnection) {
+        try? epoll.remove(c.fd)
+        c.fd.close()
+        connections[c.slot] = nil
+        freeConnectionSlots.append(c.slot)
+        c.state.active -= 1
+        for endpoint in c.state.service.endpoints {
+            if let listener = byEndpoint[endpoint], listener.state === c.state { poll(listener) }
+        }
+    }
+
+    /// Drops connections idle for longer than their service's `timeout=`
+    /// (60 s by default); checked once a second while any is open.
+    func closeIdleConnections(now: Int64) {
+        var open = false
+        for case let c? in connections {
+            let limit = Int64(c.state.entry.options.timeoutSeconds ?? Self.defaultBuiltinIdleSeconds) * 1000
+            if now - c.lastActivity >= limit {
+                if log.verbose { log.debug("builtin_idle", ("service", c.state.label)) }
+                finish(c)
+            } else {
+                open = true
+            }
+        }
+        idleCheckAt = open ? now + 1000 : nil
+    }
+
+    // MARK: - UDP
+
+    /// Answers the datagrams waiting on a UDP built-in, at most 64 a turn so
+    /// that a flood cannot hold the loop.
+    func answerDatagrams(_ listener: Listener, _ kind: BuiltinKind) {
+        guard let fd = listener.fd else { return }
+        let state = listener.state
+        let buffer = datagramBuffer
+        for _ in 0..<64 {
+            var peer = PeerBuffer()
+            let got = withUnsafeMutablePointer(to: &peer.storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd.rawValue, buffer.baseAddress, buffer.count, CInt(MSG_DONTWAIT), $0, &peer.length)
+                }
+            }
+            if got < 0 { return }
+            state.accepted += 1
+            guard acceptableSource(&peer) else {
+                if log.verbose { log.debug("builtin_dropped", ("service", state.label), ("peer", peer.address().description)) }
+                continue
+            }
+            switch kind {
+            case .echo: reply(fd, &peer, UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+            case .discard: break
+            case .chargen:
+                let length = Int.random(in: 0...512)
+                chargenPattern.withUnsafeBytes { reply(fd, &peer, UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+            case .daytime: daytimeReply().withUnsafeBytes { reply(fd, &peer, $0) }
+            case .time: timeReply().withUnsafeBytes { reply(fd, &peer, $0) }
+            }
+        }
+    }
+
+    func reply(_ fd: FileDescriptor, _ peer: inout PeerBuffer, _ bytes: UnsafeRawBufferPointer) {
+        let length = peer.length
+        _ = withUnsafePointer(to: &peer.storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd.rawValue, bytes.baseAddress, bytes.count, CInt(MSG_DONTWAIT) | CInt(MSG_NOSIGNAL), $0, length)
+            }
+        }
+    }
+
+    /// No reply to a privileged or built-in source port, nor to an address
+    /// that is broadcast, multicast, unspecified or IPv4-mapped.
+    func acceptableSource(_ peer: inout PeerBuffer) -> Bool {
+        withUnsafeBytes(of: &peer.storage) { raw in
+            let port = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+            if port < 1024 || BuiltinKind.wellKnownPorts.contains(port) || builtinUDPPorts.contains(port) { return false }
+            switch raw.load(as: sa_family_t.self) {
+            case sa_family_t(AF_INET):
+                let first = raw[4]
+                // 0/8 (unspecified), 224/4 multicast, 240/4 and the broadcast address.
+                return first != 0 && first < 224
+            case sa_family_t(AF_INET6):
+                let address = raw[8..<24]
+                if address.allSatisfy({ $0 == 0 }) || raw[8] == 0xFF { return false }
+                // ::ffff:a.b.c.d and the deprecated ::a.b.c.d.
+                if raw[8..<18].allSatisfy({ $0 == 0 }) {
+                    if raw[18] == 0xFF, raw[19] == 0xFF { return false }
+                    if raw[18] == 0, raw[19] == 0, !(raw[20..<23].allSatisfy { $0 == 0 } && raw[23] == 1) { return false }
+                }
+                return true
+            default:
+                return false
+            }
+        }
+    }
+
+    // MARK: - Answers
+
+    /// RFC 867: the local date and time as text.
+    func daytimeReply() -> [UInt8] {
+        var now = Glibc.time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        var text = [CChar](repeating: 0, count: 64)
+        let n = strftime(&text, text.count, "%a %b %e %H:%M:%S %Y\r\n", &parts)
+        return text.prefix(n).map { UInt8(bitPattern: $0) }
+    }
+
+    /// RFC 868: seconds since 1900-01-01 as 32 bits, big-endian.
+    func timeReply() -> [UInt8] {
+        let seconds = UInt32(truncatingIfNeeded: Int64(Glibc.time(nil)) + 2_208_988_800)
+        return withUnsafeBytes(of: seconds.bigEndian) { Array($0) }
+    }
+}
