@@ -25,8 +25,7 @@ import Testing
 
     @Test func tcpEchoReturnsWhatWasSentThenCloses() throws {
         let b = try Builtins()
-        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try client.connect(makeAddress("127.0.0.1", b["echo"])!)
+        let client = try ClientSocket.tcp("127.0.0.1", b["echo"])
         let line = String(repeating: "0123456789abcdef", count: 1000)  // larger than the buffer
         try client.send(line)
         client.shutdownWrite()
@@ -36,8 +35,7 @@ import Testing
 
     @Test func tcpDiscardReadsAndAnswersNothing() throws {
         let b = try Builtins()
-        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try client.connect(makeAddress("127.0.0.1", b["discard"])!)
+        let client = try ClientSocket.tcp("127.0.0.1", b["discard"])
         try client.send("into the void")
         client.shutdownWrite()
         #expect(try client.receiveAll().isEmpty)
@@ -45,8 +43,7 @@ import Testing
 
     @Test func tcpChargenSendsTheRotatingPattern() throws {
         let b = try Builtins()
-        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try client.connect(makeAddress("127.0.0.1", b["chargen"])!)
+        let client = try ClientSocket.tcp("127.0.0.1", b["chargen"])
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while data.count < 148 {
@@ -70,8 +67,7 @@ import Testing
         localtime_r(&now, &parts)
         #expect(daytime.contains(" \(parts.tm_year + 1900)\r\n"), "\(daytime)")
 
-        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try client.connect(makeAddress("127.0.0.1", b["time"])!)
+        let client = try ClientSocket.tcp("127.0.0.1", b["time"])
         var bytes = [UInt8](repeating: 0, count: 8)
         let n = recv(client.fd, &bytes, 8, CInt(MSG_WAITALL))
         #expect(n == 4)
@@ -97,10 +93,7 @@ import Testing
         let privileged = try ClientSocket(family: AF_INET, type: CInt(SOCK_DGRAM.rawValue))
         var one: CInt = 1
         setsockopt(privileged.fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
-        let bound = makeAddress("127.0.0.1", 1000)!.withUnsafeBytes {
-            bind(privileged.fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count))
-        }
-        try #require(bound == 0, "port 1000 is in use")
+        try #require(privileged.bind(makeAddress("127.0.0.1", 1000)!) == 0, "port 1000 is in use")
         try privileged.connect(makeAddress("127.0.0.1", b["echo"])!)
         try privileged.send("from a privileged port")
         #expect(try udpExchange("127.0.0.1", b["echo"], send: "ordinary") == "ordinary")
@@ -110,12 +103,10 @@ import Testing
 
     @Test func aClientThatNeverReadsDoesNotStopOthers() throws {
         let b = try Builtins()
-        let stuck = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try stuck.connect(makeAddress("127.0.0.1", b["chargen"])!)
+        let stuck = try ClientSocket.tcp("127.0.0.1", b["chargen"])
         // chargen fills this client's socket buffers; the loop goes on.
         for i in 0..<20 {
-            let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-            try client.connect(makeAddress("127.0.0.1", b["echo"])!)
+            let client = try ClientSocket.tcp("127.0.0.1", b["echo"])
             try client.send("line \(i)")
             client.shutdownWrite()
             #expect(try client.receiveAll() == "line \(i)")
@@ -124,8 +115,7 @@ import Testing
 
     @Test func idleConnectionsAreDropped() throws {
         let b = try Builtins(options: ",timeout=1")
-        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try client.connect(makeAddress("127.0.0.1", b["discard"])!)
+        let client = try ClientSocket.tcp("127.0.0.1", b["discard"])
         // Nothing sent: inetd closes the connection after about a second.
         #expect(try client.receiveAll().isEmpty)
     }
@@ -133,15 +123,13 @@ import Testing
     @Test func concurrencyCapMakesClientsWaitInTheBacklog() throws {
         let port = try freePort()
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,max=1 - internal echo\n")
-        let first = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try first.connect(makeAddress("127.0.0.1", port)!)
+        let first = try ClientSocket.tcp("127.0.0.1", port)
         try first.send("first")
         var buffer = [UInt8](repeating: 0, count: 16)
         #expect(recv(first.fd, &buffer, 16, 0) == 5, "the first is served")
         // The second connects (the kernel's backlog) but gets no answer
         // until the first is gone.
-        let second = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try second.connect(makeAddress("127.0.0.1", port)!)
+        let second = try ClientSocket.tcp("127.0.0.1", port)
         try second.send("second")
         second.shutdownWrite()
         // A round trip on the first connection: the loop has run past the

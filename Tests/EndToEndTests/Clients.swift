@@ -73,6 +73,19 @@ final class ClientSocket {
         fd = -1
     }
 
+    /// A TCP client connected to host:port.
+    static func tcp(_ host: String, _ port: UInt16) throws -> ClientSocket {
+        let client = try ClientSocket(family: host.contains(":") ? AF_INET6 : AF_INET, type: CInt(SOCK_STREAM.rawValue))
+        try client.connect(makeAddress(host, port)!)
+        return client
+    }
+
+    /// bind(2) to raw sockaddr bytes; the return value of the call.
+    @discardableResult
+    func bind(_ address: [UInt8]) -> CInt {
+        address.withUnsafeBytes { Glibc.bind(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count)) }
+    }
+
     func connect(_ address: [UInt8]) throws {
         let rc = address.withUnsafeBytes { raw in
             Glibc.connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))

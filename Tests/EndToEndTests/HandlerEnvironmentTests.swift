@@ -11,9 +11,7 @@ import Testing
         // inherited descriptor: none may reach a handler.
         let notifyPath = dir.path + "/notify.sock"
         let notify = try ClientSocket(family: AF_UNIX, type: CInt(SOCK_DGRAM.rawValue))
-        _ = unixAddress(notifyPath).withUnsafeBytes {
-            bind(notify.fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count))
-        }
+        notify.bind(unixAddress(notifyPath))
         var extra: [CInt] = [0, 0]
         #expect(pipe(&extra) == 0)
         defer { close(extra[0]); close(extra[1]) }

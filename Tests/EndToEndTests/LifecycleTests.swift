@@ -25,10 +25,8 @@ import Testing
             127.0.0.1:\(waitPort) stream tcp wait - /bin/sleep sleep 60
             127.0.0.1:\(nowaitPort) stream tcp nowait - \(Binaries.probe) probe hold
             """)
-        let waitClient = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try waitClient.connect(makeAddress("127.0.0.1", waitPort)!)
-        let holdClient = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try holdClient.connect(makeAddress("127.0.0.1", nowaitPort)!)
+        let waitClient = try ClientSocket.tcp("127.0.0.1", waitPort)
+        let holdClient = try ClientSocket.tcp("127.0.0.1", nowaitPort)
         var first = [UInt8](repeating: 0, count: 4)
         #expect(recv(holdClient.fd, &first, 4, 0) == 4)
         try daemon.waitForLog("event=handover")

@@ -166,8 +166,7 @@ import Testing
 
             """)
         // What any client sees first.
-        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try client.connect(makeAddress("127.0.0.1", port)!)
+        let client = try ClientSocket.tcp("127.0.0.1", port)
         var buffer = [UInt8](repeating: 0, count: 256)
         let n = recv(client.fd, &buffer, buffer.count, 0)
         let banner = String(decoding: buffer.prefix(max(n, 0)), as: UTF8.self)

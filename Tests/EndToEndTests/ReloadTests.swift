@@ -64,8 +64,7 @@ import Testing
     @Test func reloadKeepsAWaitServiceOutOfTheLoopWhileItsHandlerRuns() throws {
         let port = try freePort()
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp wait - /bin/sleep sleep 30\n")
-        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-        try client.connect(makeAddress("127.0.0.1", port)!)
+        let client = try ClientSocket.tcp("127.0.0.1", port)
         try daemon.waitForLog("event=handover")
         daemon.rewriteConfig("127.0.0.1:\(port) stream tcp wait - \(Binaries.probe) probe wait-stream\n")
         try daemon.reload()

@@ -121,8 +121,7 @@ import Testing
         // Three clients connect at once; the handler serves one per run, and
         // none is refused across the restarts.
         let clients = try (0..<3).map { _ in
-            let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
-            try client.connect(makeAddress("127.0.0.1", port)!)
+            let client = try ClientSocket.tcp("127.0.0.1", port)
             return client
         }
         let pids = try clients.map { try ProbeReport($0.receiveAll()).pid }
@@ -162,9 +161,7 @@ import Testing
         let holder = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
         var one: CInt = 1
         setsockopt(holder.fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
-        _ = makeAddress("127.0.0.1", busy)!.withUnsafeBytes {
-            bind(holder.fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count))
-        }
+        holder.bind(makeAddress("127.0.0.1", busy)!)
         listen(holder.fd, 1)
         let config = """
             127.0.0.1:\(busy) stream tcp nowait - \(probe) probe busy

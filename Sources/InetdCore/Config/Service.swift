@@ -44,11 +44,12 @@ public struct Service: Equatable, Sendable {
     /// nil: the handler keeps inetd's identity (`-`, or inetd is not root).
     public var identity: Identity?
     /// Owner of a unix socket, when `owner=` is given.
-    public var socketOwner: (uid: uid_t, gid: gid_t)? {
-        get { ownerIDs.map { ($0[0], gid_t($0[1])) } }
-        set { ownerIDs = newValue.map { [$0.uid, uid_t($0.gid)] } }
+    public var socketOwner: Owner?
+
+    public struct Owner: Equatable, Sendable {
+        public var uid: uid_t
+        public var gid: gid_t
     }
-    private var ownerIDs: [uid_t]?
 
     public init(entry: ServiceEntry, endpoints: [Endpoint], identity: Identity?) {
         self.entry = entry

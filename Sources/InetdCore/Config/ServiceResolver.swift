@@ -187,13 +187,13 @@ public struct ServiceResolver {
         return Identity(user: user.name, uid: user.uid, gid: gid, groups: lookup.groups(user: user.name, gid: gid))
     }
 
-    func owner(user: String, group: String?) throws(ConfigParser.Failure) -> (uid: uid_t, gid: gid_t) {
+    func owner(user: String, group: String?) throws(ConfigParser.Failure) -> Service.Owner {
         guard let record = lookup.user(named: user) else { throw .init(text: "unknown socket owner '\(user)'") }
         var gid = record.gid
         if let group {
             guard let found = lookup.group(named: group) else { throw .init(text: "unknown socket group '\(group)'") }
             gid = found
         }
-        return (record.uid, gid)
+        return Service.Owner(uid: record.uid, gid: gid)
     }
 }

@@ -104,7 +104,7 @@ extension Daemon {
                                         now: monotonicMilliseconds())
         builtin.interest = (true, kind == .chargen)
         do {
-            try epoll.addReadWrite(connection, token: token, write: builtin.interest.write)
+            try epoll.add(connection, token: token, write: builtin.interest.write)
         } catch {
             log.error("builtin_failed", ("service", state.label), ("error", "\(error)"))
             connection.close()

@@ -22,16 +22,9 @@ public struct Epoll: ~Copyable {
     /// Readable, plus the error and hang-up conditions, asked for explicitly.
     static let readable = EPOLLIN.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue
 
-    /// C equivalent: `epoll_ctl(EPOLL_CTL_ADD)` for readability.
-    public func add(_ target: FileDescriptor, token: UInt64) throws(SystemError) {
-        var event = epoll_event()
-        event.events = Self.readable
-        event.data.u64 = token
-        _ = try syscall("epoll_ctl") { epoll_ctl(fd.rawValue, EPOLL_CTL_ADD, target.rawValue, &event) }
-    }
-
-    /// C equivalent: `epoll_ctl(EPOLL_CTL_ADD)` with EPOLLOUT as well.
-    public func addReadWrite(_ target: FileDescriptor, token: UInt64, write: Bool) throws(SystemError) {
+    /// C equivalent: `epoll_ctl(EPOLL_CTL_ADD)` for readability, and for
+    /// writability too when `write`.
+    public func add(_ target: FileDescriptor, token: UInt64, write: Bool = false) throws(SystemError) {
         var event = epoll_event()
         event.events = Self.readable | (write ? EPOLLOUT.rawValue : 0)
         event.data.u64 = token
