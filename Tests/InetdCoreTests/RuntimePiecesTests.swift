@@ -1,0 +1,79 @@
+import Glibc
+import Testing
+@testable import InetdCore
+
+/// Small runtime pieces, tested without sockets or processes.
+@Suite struct RuntimePiecesTests {
+    func logfmt(_ value: String) -> String {
+        var line: [UInt8] = []
+        Log.appendValue(value, to: &line)
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    @Test func logValuesAreQuotedOnlyWhenNeededAndCannotForgeALine() {
+        #expect(logfmt("plain") == "plain")
+        #expect(logfmt("") == "\"\"")
+        #expect(logfmt("two words") == "\"two words\"")
+        #expect(logfmt("a=b") == "\"a=b\"")
+        #expect(logfmt("say \"hi\"") == "\"say \\\"hi\\\"\"")
+        #expect(logfmt("line\nlevel=error event=forged") == "\"line\\nlevel=error event=forged\"")
+        #expect(logfmt("bell\u{07}") == "\"bell\\x07\"")
+    }
+
+    @Test func variableWriterFormatsAddressesFromSockaddrBytes() {
+        let environment = HandlerEnvironment(["BASE=1"])
+        var mapped = sockaddr_in6()
+        mapped.sin6_family = sa_family_t(AF_INET6)
+        mapped.sin6_port = UInt16(4321).bigEndian
+        withUnsafeMutableBytes(of: &mapped.sin6_addr) { $0.copyBytes(from: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 192, 0, 2, 7]) }
+        let entries = environment.with({ writer in
+            writer.add("PROTO", "TCP")
+            withUnsafeBytes(of: &mapped) { writer.add(address: "TCPREMOTEIP", port: "TCPREMOTEPORT", from: $0) }
+        }) { envp in
+            var found: [String] = []
+            var i = 0
+            while let entry = envp[i] {
+                found.append(String(cString: entry))
+                i += 1
+            }
+            return found
+        }
+        #expect(entries == ["BASE=1", "PROTO=TCP", "TCPREMOTEIP=192.0.2.7", "TCPREMOTEPORT=4321"])
+    }
+
+    @Test func variableWriterRefusesWhatDoesNotFit() {
+        let environment = HandlerEnvironment([])
+        let result: Int? = environment.with({ writer in
+            for _ in 0..<(HandlerEnvironment.extraSlots + 1) { writer.add("X", "y") }
+        }) { _ in 1 }
+        #expect(result == nil)
+    }
+
+    @Test func addressRangesMatchByPrefix() {
+        let net = AddressRange(bytes: [10, 1, 0, 0], prefix: 16)
+        #expect(net.contains([10, 1, 200, 3]))
+        #expect(!net.contains([10, 2, 0, 1]))
+        #expect(!net.contains(Array(repeating: 0, count: 16)), "an IPv6 address is never in an IPv4 range")
+        let odd = AddressRange(bytes: [192, 0, 2, 0], prefix: 25)
+        #expect(odd.contains([192, 0, 2, 127]))
+        #expect(!odd.contains([192, 0, 2, 128]))
+        #expect(AddressRange(bytes: [0, 0, 0, 0], prefix: 0).contains([203, 0, 113, 9]))
+    }
+
+    @Test func chargenPatternFollowsRFC864() {
+        #expect(chargenPattern.count == 95 * 74)
+        #expect(chargenPattern[0] == 32 && chargenPattern[71] == 32 + 71)
+        #expect(chargenPattern[72] == 0x0D && chargenPattern[73] == 0x0A)
+        #expect(chargenPattern[74] == 33, "each line starts one character later")
+        #expect(chargenPattern.allSatisfy { ($0 >= 32 && $0 <= 126) || $0 == 0x0D || $0 == 0x0A })
+    }
+
+    @Test func mappedIPv4AddressesAreShownAsIPv4() {
+        let mapped = SocketAddress(ipv6: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 127, 0, 0, 1], port: 80)
+        #expect(mapped.unmappingIPv4().description == "127.0.0.1:80")
+        let plain = SocketAddress(literal: "::1", port: 80)!
+        #expect(plain.unmappingIPv4() == plain)
+        #expect(SocketAddress(unixPath: "/run/x.sock")!.description == "/run/x.sock")
+        #expect(SocketAddress(unixPath: String(repeating: "a", count: 200)) == nil)
+    }
+}
