@@ -15,8 +15,6 @@ int inetd_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     return accept4(fd, addr, len, flags);
 }
 
-int inetd_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
-
 char **inetd_environ(void) { return environ; }
 
 int inetd_errno(void) { return errno; }

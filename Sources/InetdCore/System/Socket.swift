@@ -48,14 +48,6 @@ public enum Socket {
             }
         }
     }
-
-    /// C equivalent: `getsockopt(SOL_SOCKET, SO_TYPE)`: SOCK_STREAM, SOCK_DGRAM...
-    public static func type(of fd: FileDescriptor) throws(SystemError) -> CInt {
-        var value: CInt = 0
-        var length = socklen_t(MemoryLayout<CInt>.size)
-        _ = try syscall("getsockopt") { getsockopt(fd.rawValue, SOL_SOCKET, SO_TYPE, &value, &length) }
-        return value
-    }
 }
 
 /// Where an accepted connection came from, filled in by `accept4`.

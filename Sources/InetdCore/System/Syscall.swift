@@ -28,15 +28,3 @@ func syscall<Result: BinaryInteger>(
         }
     }
 }
-
-/// Like `syscall`, for calls that report an errno as their return value
-/// (0 on success), as pthread and posix_* functions do.
-@inline(never)
-func errnoReturning(_ name: StaticString, _ body: () -> Int32) throws(SystemError) {
-    while true {
-        let code = body()
-        if code == 0 { return }
-        if code == EINTR { continue }
-        throw SystemError(call: "\(name)", errno: code)
-    }
-}

@@ -63,8 +63,6 @@ int inetd_spawn(const struct inetd_spawn_req *_Nonnull req, pid_t *_Nonnull pid,
 
 /// accept4(2); a thin wrapper because it is a GNU extension.
 int inetd_accept4(int fd, struct sockaddr *_Nullable addr, socklen_t *_Nullable len, int flags);
-/// pipe2(2); a thin wrapper because it is a GNU extension.
-int inetd_pipe2(int fds[_Nonnull 2], int flags);
 /// The process environment (`environ`).
 char *_Nullable *_Nullable inetd_environ(void);
 /// madvise(MADV_DONTNEED) on every private file-backed r-x mapping; returns
