@@ -69,7 +69,7 @@ extension Daemon {
     func acceptBuiltin(_ listener: Listener, _ kind: BuiltinKind) {
         guard let fd = listener.fd else { return }
         let state = listener.state
-        let cap = state.entry.limits.maxConcurrent ?? Limits.defaultMaxConcurrent
+        let cap = state.builtinCap
         var peer = PeerBuffer()
         while listener.polled {
             if cap > 0, state.active >= cap {

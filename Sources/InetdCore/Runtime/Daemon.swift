@@ -215,7 +215,7 @@ public final class Daemon {
         state.accepted += 1
         guard let program = state.program else { return }
         let c = connection.rawValue
-        let result = program.spawn(fds: (c, c, state.entry.options.stderrToSocket ? c : 2)) { variables in
+        let result = program.spawn(fds: (c, c, state.stderrToSocket ? c : 2)) { variables in
             connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
         }
         switch result {
@@ -270,7 +270,7 @@ public final class Daemon {
         } catch {
             log.error("handover_failed", ("service", state.label), ("error", "\(error)"))
         }
-        let wait = state.entry.wait
+        let wait = state.wait
         let proto: StaticString = listener.endpoint.kind == .unix ? "UNIX" : "UDP"
         let result = program.spawn(fds: (fd.rawValue, fd.rawValue, 2)) { variables in
             if !wait { variables.add("PROTO", proto) }

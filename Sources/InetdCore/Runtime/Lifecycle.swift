@@ -6,13 +6,22 @@ extension Daemon {
     /// Kept without scanning the listeners, so that a wake-up costs the same
     /// with one service or a thousand.
     func millisecondsToNextTimer() -> CInt {
-        guard let next = [bindRetryAt, stopDeadline, earliestResume, idleCheckAt].compactMap({ $0 }).min() else { return -1 }
+        guard let next = nextDeadline else { return -1 }
         return CInt(clamping: max(0, next - monotonicMilliseconds()))
     }
 
+    /// The earliest timer, without building a collection on every turn.
+    var nextDeadline: Int64? {
+        func earlier(_ a: Int64?, _ b: Int64?) -> Int64? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earlier(earlier(bindRetryAt, stopDeadline), earlier(earliestResume, idleCheckAt))
+    }
+
     func runTimers() {
-        guard let due = [bindRetryAt, stopDeadline, earliestResume, idleCheckAt].compactMap({ $0 }).min(),
-              monotonicMilliseconds() >= due else { return }
+        guard let due = nextDeadline, monotonicMilliseconds() >= due else { return }
         let now = monotonicMilliseconds()
         if let at = stopDeadline, now >= at { killRemaining() }
         if stopping { return }
@@ -45,7 +54,7 @@ extension Daemon {
         log.info("stopping", ("signal", signal.name))
         for listener in Array(byEndpoint.values) { close(listener) }
         for case let c? in connections { finish(c) }
-        let waitHandlers = children.filter { $0.value.state.entry.wait }.map(\.key)
+        let waitHandlers = children.filter { $0.value.state.wait }.map(\.key)
         for pid in waitHandlers { try? sendSignal(SIGTERM, to: pid) }
         if waitHandlers.isEmpty {
             finished = true
@@ -57,11 +66,11 @@ extension Daemon {
 
     func reapDuringStop() {
         reap()
-        if stopping, !children.values.contains(where: { $0.state.entry.wait }) { finished = true }
+        if stopping, !children.values.contains(where: { $0.state.wait }) { finished = true }
     }
 
     func killRemaining() {
-        for (pid, child) in children where child.state.entry.wait {
+        for (pid, child) in children where child.state.wait {
             log.warn("kill", ("service", child.state.label), ("pid", "\(pid)"), ("reason", "no exit 10 s after SIGTERM"))
             try? sendSignal(SIGKILL, to: pid)
             var status: CInt = 0

@@ -12,8 +12,20 @@ final class ServiceState {
     var spawned = 0
     var execFailures = 0
 
+    /// Read on every event: kept as plain values, not looked up through
+    /// `entry` (a copy of the whole entry each time).
+    let wait: Bool
+    let stderrToSocket: Bool
+    let builtin: BuiltinKind?
+    /// Concurrent connections a built-in takes; 0 means no cap.
+    let builtinCap: Int
+
     init(service: Service, environment: HandlerEnvironment) {
         self.service = service
+        wait = service.entry.wait
+        stderrToSocket = service.entry.options.stderrToSocket
+        if case .builtin(let name) = service.entry.program { builtin = BuiltinKind(rawValue: name) } else { builtin = nil }
+        builtinCap = service.entry.limits.maxConcurrent ?? Limits.defaultMaxConcurrent
         if case .path(let path) = service.entry.program {
             program = PreparedProgram(path: path, arguments: service.entry.arguments,
                                       environment: environment, identity: service.identity)
@@ -59,13 +71,10 @@ final class Listener {
     var slot: Int { Int(token & 0xFFFF_FFFF) }
 
     /// The built-in this socket serves, if it is one.
-    var builtin: BuiltinKind? {
-        if case .builtin(let name) = state.entry.program { return BuiltinKind(rawValue: name) }
-        return nil
-    }
+    var builtin: BuiltinKind? { state.builtin }
 
     /// Where this listener hands its socket to a handler instead of accepting.
-    var handsOverSocket: Bool { state.entry.wait || endpoint.socketType == .dgram }
+    var handsOverSocket: Bool { state.wait || endpoint.socketType == .dgram }
 }
 
 /// A running handler.
