@@ -18,21 +18,22 @@ public struct ConfigParser {
     public func parse(_ text: String) -> Result {
         var result = Result()
         var defaultHosts = ["*"]
-        for logical in logicalLines(text, diagnostics: &result.diagnostics) {
+        result.entries.reserveCapacity(text.utf8.count / 40)
+        forEachLogicalLine(text, diagnostics: &result.diagnostics) { logical, diagnostics in
             let fields = logical.fields
             if fields.count == 1, fields[0].hasSuffix(":") {
                 // OpenBSD: a line that is only `addr:` sets the default address.
                 let hosts = String(fields[0].dropLast())
                 switch parseHosts(hosts) {
                 case .success(let parsed): defaultHosts = parsed
-                case .failure(let message): result.diagnostics.append(error(logical.line, message.text))
+                case .failure(let message): diagnostics.append(error(logical.line, message.text))
                 }
-                continue
+                return
             }
             result.entryLineCount += 1
             switch parseEntry(fields, line: logical.line, defaultHosts: defaultHosts) {
             case .success(let entry): result.entries.append(entry)
-            case .failure(let message): result.diagnostics.append(error(logical.line, message.text))
+            case .failure(let message): diagnostics.append(error(logical.line, message.text))
             }
         }
         return result
@@ -46,24 +47,27 @@ public struct ConfigParser {
     }
 
     /// Joins continuation lines (a line starting with a blank continues the
-    /// entry before it, as in OpenBSD) and drops comments and blank lines.
+    /// entry before it, as in OpenBSD), drops comments and blank lines, and
+    /// hands each entry to `body` once the next line shows it is complete;
+    /// no list of all lines is kept.
     ///
     /// Works on UTF-8 bytes: every separator is ASCII, and splitting by
     /// Character would cost grapheme breaking on every byte of the file.
-    func logicalLines(_ text: String, diagnostics: inout [Diagnostic]) -> [LogicalLine] {
+    func forEachLogicalLine(_ text: String, diagnostics: inout [Diagnostic],
+                            _ body: (LogicalLine, inout [Diagnostic]) -> Void) {
         var text = text
-        return text.withUTF8 { logicalLines(bytes: $0, diagnostics: &diagnostics) }
+        text.withUTF8 { forEachLogicalLine(bytes: $0, diagnostics: &diagnostics, body) }
     }
 
-    func logicalLines(bytes: UnsafeBufferPointer<UInt8>, diagnostics: inout [Diagnostic]) -> [LogicalLine] {
+    func forEachLogicalLine(bytes: UnsafeBufferPointer<UInt8>, diagnostics: inout [Diagnostic],
+                            _ body: (LogicalLine, inout [Diagnostic]) -> Void) {
         let newline = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
         let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), hash = UInt8(ascii: "#")
-        var lines: [LogicalLine] = []
+        var pending: LogicalLine?
         var number = 0
         // A comment or an empty line ends an entry, as in OpenBSD: the tail
         // of a commented-out entry (update-inetd's `#<off>#` on a wrapped
         // one) must not become arguments of the entry above the comment.
-        var continuable = false
         var lineStart = 0
         while lineStart <= bytes.count {
             var lineEnd = lineStart
@@ -87,21 +91,24 @@ public struct ConfigParser {
             lineStart = lineEnd + 1
             guard let first = fields.first, first.utf8.first != hash else {
                 // A comment or an empty line ends the entry; blanks alone do not.
-                if !fields.isEmpty || bodyIsEmpty { continuable = false }
+                if !fields.isEmpty || bodyIsEmpty, let done = pending {
+                    body(done, &diagnostics)
+                    pending = nil
+                }
                 continue
             }
             if startsBlank {
-                if continuable {
-                    lines[lines.count - 1].fields += fields
+                if pending != nil {
+                    pending!.fields += fields
                 } else {
                     diagnostics.append(error(number, "continuation line with no entry before it"))
                 }
                 continue
             }
-            lines.append(LogicalLine(line: number, fields: fields))
-            continuable = true
+            if let done = pending { body(done, &diagnostics) }
+            pending = LogicalLine(line: number, fields: fields)
         }
-        return lines
+        if let done = pending { body(done, &diagnostics) }
     }
 
     // MARK: - Entries
@@ -134,13 +141,13 @@ public struct ConfigParser {
     }
 
     func parseSocketType(_ field: String, transport: Transport) throws(Failure) -> SocketType {
-        guard let type = SocketType(rawValue: field) else {
+        guard let type = SocketType(name: field) else {
             throw fail("unsupported socket type '\(field)' (stream, dgram, or seqpacket for unix)")
         }
         switch (type, transport.kind) {
         case (.stream, .tcp), (.dgram, .udp), (_, .unix): return type
         case (.seqpacket, _): throw fail("socket type seqpacket needs protocol unix")
-        default: throw fail("socket type \(field) does not go with protocol \(transport.kind.rawValue)")
+        default: throw fail("socket type \(field) does not go with protocol \(transport.kind.name)")
         }
     }
 
@@ -219,7 +226,7 @@ public struct ConfigParser {
                 }
             }
             guard !host.isEmpty else { return .failure(fail("empty address in '\(text)'")) }
-            if host != "*", SocketAddress(literal: host, port: 0) == nil, !isHostName(host) {
+            if host != "*", !isHostName(host), !SocketAddress.isLiteral(host) {
                 return .failure(fail("'\(host)' is not an address or host name"))
             }
             hosts.append(host)
@@ -234,6 +241,11 @@ public struct ConfigParser {
     }
 
     func parseWaitSpec(_ field: String, into entry: inout ServiceEntry) throws(Failure) {
+        // The common fields, `nowait` and `wait`, need no splitting.
+        if field == "nowait" || field == "wait" {
+            entry.wait = field == "wait"
+            return
+        }
         var pieces = splitASCII(field, ",")
         var head = pieces.removeFirst()
         if head.hasPrefix("nowait") {
@@ -318,7 +330,7 @@ public struct ConfigParser {
     }
 
     func parseUser(_ field: String, into entry: inout ServiceEntry) throws(Failure) {
-        if field.contains("/") {
+        if field.utf8.contains(UInt8(ascii: "/")) {
             throw fail("login classes ('\(field)') are not supported: use user[:group]")
         }
         if let colon = field.utf8.firstIndex(of: UInt8(ascii: ":")) {
@@ -381,18 +393,18 @@ public struct ConfigParser {
     /// as splitting by Character would break graphemes for nothing.
     func splitASCII(_ text: String, _ separator: Unicode.Scalar) -> [String] {
         let byte = UInt8(separator.value)
-        var pieces: [String] = []
-        var start = text.utf8.startIndex
-        var index = start
-        while index != text.utf8.endIndex {
-            if text.utf8[index] == byte {
-                pieces.append(String(text[start..<index]))
-                start = text.utf8.index(after: index)
+        guard text.utf8.contains(byte) else { return [text] }
+        var text = text
+        return text.withUTF8 { bytes in
+            var pieces: [String] = []
+            var start = 0
+            for index in bytes.indices where bytes[index] == byte {
+                pieces.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
+                start = index + 1
             }
-            index = text.utf8.index(after: index)
+            pieces.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self))
+            return pieces
         }
-        pieces.append(String(text[start...]))
-        return pieces
     }
 
     private func splitOption(_ text: String) -> (String, String?) {

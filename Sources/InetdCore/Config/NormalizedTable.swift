@@ -30,10 +30,10 @@ public enum NormalizedTable {
             proto = "unix"
         case (_, .inet):
             address = "\(endpoint.address.host):\(endpoint.address.port)"
-            proto = endpoint.kind.rawValue + "4"
+            proto = endpoint.kind.name + "4"
         case (_, _):
             address = "[\(endpoint.address.host)]:\(endpoint.address.port)"
-            proto = endpoint.kind.rawValue + (endpoint.ipv6Only ? "6" : "46")
+            proto = endpoint.kind.name + (endpoint.ipv6Only ? "6" : "46")
         }
         var protoField = proto
         if let n = entry.sendBuffer { protoField += ",sndbuf=\(n)" }
@@ -47,7 +47,7 @@ public enum NormalizedTable {
         case .path(let path): program = path
         case .builtin: program = "internal"
         }
-        return [address, entry.socketType.rawValue, protoField, waitField(entry), user, program] + entry.arguments
+        return [address, entry.socketType.name, protoField, waitField(entry), user, program] + entry.arguments
     }
 
     static func waitField(_ entry: ServiceEntry) -> String {

@@ -13,8 +13,8 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         let proto: String
         switch (kind, address.family) {
         case (.unix, _): proto = "unix"
-        case (_, .inet): proto = kind.rawValue + "4"
-        case (_, _): proto = kind.rawValue + (ipv6Only ? "6" : "46")
+        case (_, .inet): proto = kind.name + "4"
+        case (_, _): proto = kind.name + (ipv6Only ? "6" : "46")
         }
         return "\(address)/\(proto)"
     }
@@ -38,23 +38,34 @@ public struct Identity: Equatable, Sendable {
 }
 
 /// A resolved service: an entry with its endpoints and numeric ids.
-public struct Service: Equatable, Sendable {
-    public var entry: ServiceEntry
-    public var endpoints: [Endpoint]
+///
+/// A class: a service is made once per load and then shared by the table,
+/// the running state and its listeners. As a struct (392 bytes) every one of
+/// those places copied it, with a retain for each of its strings and arrays;
+/// with 1001 services that was a third of the time to load.
+public final class Service: Equatable {
+    public let entry: ServiceEntry
+    public internal(set) var endpoints: [Endpoint]
     /// nil: the handler keeps inetd's identity (`-`, or inetd is not root).
-    public var identity: Identity?
+    public let identity: Identity?
     /// Owner of a unix socket, when `owner=` is given.
-    public var socketOwner: Owner?
+    public let socketOwner: Owner?
 
     public struct Owner: Equatable, Sendable {
         public var uid: uid_t
         public var gid: gid_t
     }
 
-    public init(entry: ServiceEntry, endpoints: [Endpoint], identity: Identity?) {
+    public init(entry: ServiceEntry, endpoints: [Endpoint], identity: Identity?, socketOwner: Owner? = nil) {
         self.entry = entry
         self.endpoints = endpoints
         self.identity = identity
+        self.socketOwner = socketOwner
+    }
+
+    public static func == (a: Service, b: Service) -> Bool {
+        a === b || (a.entry == b.entry && a.endpoints == b.endpoints && a.identity == b.identity
+                    && a.socketOwner == b.socketOwner)
     }
 
     /// How logs name the service: the service field and protocol as written.

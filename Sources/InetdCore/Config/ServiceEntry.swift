@@ -40,13 +40,42 @@ public struct ServiceEntry: Equatable, Sendable {
     }
 }
 
-public enum SocketType: String, Sendable {
+/// No String raw value: a raw-valued enum hashes its String, and endpoints
+/// are hashed for every socket at every load.
+public enum SocketType: Sendable {
     case stream, dgram, seqpacket
+
+    public init?(name: String) {
+        switch name {
+        case "stream": self = .stream
+        case "dgram": self = .dgram
+        case "seqpacket": self = .seqpacket
+        default: return nil
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .stream: return "stream"
+        case .dgram: return "dgram"
+        case .seqpacket: return "seqpacket"
+        }
+    }
 }
 
 /// The protocol field: which transport, and which address families.
 public struct Transport: Equatable, Sendable {
-    public enum Kind: String, Sendable { case tcp, udp, unix }
+    public enum Kind: Sendable {
+        case tcp, udp, unix
+
+        public var name: String {
+            switch self {
+            case .tcp: return "tcp"
+            case .udp: return "udp"
+            case .unix: return "unix"
+            }
+        }
+    }
     public enum Families: Sendable {
         /// `tcp`, `udp`: one IPv4 socket and one IPv6-only socket.
         case both
@@ -67,10 +96,10 @@ public struct Transport: Equatable, Sendable {
     /// The name as written in inetd.conf: `tcp`, `udp6`, `tcp46`, `unix`.
     public var name: String {
         switch families {
-        case .both, .none: return kind.rawValue
-        case .ipv4Only: return kind.rawValue + "4"
-        case .ipv6Only: return kind.rawValue + "6"
-        case .dualStack: return kind.rawValue + "46"
+        case .both, .none: return kind.name
+        case .ipv4Only: return kind.name + "4"
+        case .ipv6Only: return kind.name + "6"
+        case .dualStack: return kind.name + "46"
         }
     }
 }

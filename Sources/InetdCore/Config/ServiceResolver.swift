@@ -13,41 +13,46 @@ public struct ServiceResolver {
     }
 
     public func resolve(_ entries: [ServiceEntry]) -> (services: [Service], diagnostics: [Diagnostic]) {
-        let attempts = entries.map { entry in
-            Swift.Result { () throws(ConfigParser.Failure) -> Service in try service(for: entry) }
+        let found = entries.map { entry in
+            Swift.Result { () throws(ConfigParser.Failure) -> Service in
+                try service(for: entry, endpoints: try endpoints(for: entry))
+            }
         }
         // OpenBSD and FreeBSD files pair every `tcp` line with a `tcp6` line
         // for the same service. Here `tcp` opens an IPv6 socket as well, so
         // its IPv6 wildcard yields to a line that asks for that one
         // explicitly, instead of making the stock files report duplicates.
         var explicitIPv6: Set<Claim> = []
-        for case .success(let service) in attempts where service.entry.transport.families != .both {
+        for (entry, result) in zip(entries, found) where entry.transport.families != .both {
+            guard case .success(let service) = result else { continue }
             for endpoint in service.endpoints where endpoint.address.family == .inet6 {
                 explicitIPv6.insert(Claim(endpoint))
             }
         }
         var services: [Service] = []
+        services.reserveCapacity(entries.count)
         var diagnostics: [Diagnostic] = []
         var claimed: [Claim: Int] = [:]
-        for (entry, attempt) in zip(entries, attempts) {
+        claimed.reserveCapacity(entries.count)
+        for (entry, result) in zip(entries, found) {
             do throws(ConfigParser.Failure) {
-                var service = try attempt.get()
-                if entry.transport.families == .both {
+                let service = try result.get()
+                if entry.transport.families == .both, !explicitIPv6.isEmpty {
                     service.endpoints.removeAll {
                         $0.address.family == .inet6 && $0.address.isWildcard && explicitIPv6.contains(Claim($0))
                     }
                 }
                 for endpoint in service.endpoints {
-                    for claim in Claim.all(endpoint) {
-                        guard let line = claimed[claim] else { continue }
-                        if claim == Claim(endpoint) {
-                            throw .init(text: "\(endpoint) is already claimed by line \(line)")
-                        }
-                        throw .init(text: "\(endpoint) takes IPv4 too, and \(claim.address) is already claimed by line \(line)")
+                    let own = Claim(endpoint)
+                    if let line = claimed[own] { throw .init(text: "\(endpoint) is already claimed by line \(line)") }
+                    if let ipv4 = own.impliedIPv4(endpoint), let line = claimed[ipv4] {
+                        throw .init(text: "\(endpoint) takes IPv4 too, and \(ipv4.address) is already claimed by line \(line)")
                     }
                 }
                 for endpoint in service.endpoints {
-                    for claim in Claim.all(endpoint) { claimed[claim] = entry.line }
+                    let own = Claim(endpoint)
+                    claimed[own] = entry.line
+                    if let ipv4 = own.impliedIPv4(endpoint) { claimed[ipv4] = entry.line }
                 }
                 services.append(service)
             } catch {
@@ -57,15 +62,14 @@ public struct ServiceResolver {
         return (services, diagnostics)
     }
 
-    func service(for entry: ServiceEntry) throws(ConfigParser.Failure) -> Service {
-        let endpoints = try self.endpoints(for: entry)
+    func service(for entry: ServiceEntry, endpoints: [Endpoint]) throws(ConfigParser.Failure) -> Service {
         var resolved = entry
         (resolved.user, resolved.group) = userAndGroup(entry)
-        var service = Service(entry: resolved, endpoints: endpoints, identity: try identity(for: resolved))
-        if let user = entry.options.ownerUser {
-            service.socketOwner = try owner(user: user, group: entry.options.ownerGroup)
+        let identity = try identity(for: resolved)
+        let socketOwner = try entry.options.ownerUser.map { user throws(ConfigParser.Failure) in
+            try owner(user: user, group: entry.options.ownerGroup)
         }
-        return service
+        return Service(entry: resolved, endpoints: endpoints, identity: identity, socketOwner: socketOwner)
     }
 
     /// What two lines may not share. Neither IPV6_V6ONLY nor the socket type
@@ -85,10 +89,10 @@ public struct ServiceResolver {
             self.address = address
         }
 
-        static func all(_ endpoint: Endpoint) -> [Claim] {
-            let own = Claim(endpoint)
-            guard endpoint.address.family == .inet6, endpoint.address.isWildcard, !endpoint.ipv6Only else { return [own] }
-            return [own, Claim(kind: endpoint.kind, address: .anyIPv4(port: endpoint.address.port))]
+        /// The IPv4 wildcard that a dual-stack IPv6 wildcard holds as well.
+        func impliedIPv4(_ endpoint: Endpoint) -> Claim? {
+            guard endpoint.address.family == .inet6, endpoint.address.isWildcard, !endpoint.ipv6Only else { return nil }
+            return Claim(kind: kind, address: .anyIPv4(port: endpoint.address.port))
         }
     }
 
@@ -150,8 +154,8 @@ public struct ServiceResolver {
             }
             return UInt16(value)
         }
-        guard let port = lookup.port(service: service, proto: entry.transport.kind.rawValue) else {
-            throw .init(text: "unknown service '\(service)' for \(entry.transport.kind.rawValue) (not in /etc/services)")
+        guard let port = lookup.port(service: service, proto: entry.transport.kind.name) else {
+            throw .init(text: "unknown service '\(service)' for \(entry.transport.kind.name) (not in /etc/services)")
         }
         return port
     }

@@ -10,8 +10,7 @@ public struct LoadedConfiguration {
     /// Reads `path` and turns it into services. Throws only when the file
     /// cannot be read; bad lines become diagnostics.
     public static func load(path: String, lookup: any NameLookup) throws(SystemError) -> LoadedConfiguration {
-        let bytes = try readWholeFile(path)
-        let parsed = ConfigParser(file: path).parse(String(decoding: bytes, as: UTF8.self))
+        let parsed = ConfigParser(file: path).parse(try readWholeFile(path))
         let resolved = ServiceResolver(file: path, lookup: CachedLookup(lookup)).resolve(parsed.entries)
         var diagnostics = parsed.diagnostics + resolved.diagnostics
         for service in resolved.services {

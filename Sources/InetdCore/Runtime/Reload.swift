@@ -10,6 +10,10 @@ public struct ReloadPlan: Equatable {
     public var opened: [Endpoint] = []
 
     public init(current: [Endpoint], next: [Service]) {
+        guard !current.isEmpty else {
+            opened = next.flatMap(\.endpoints)
+            return
+        }
         let wanted = Set(next.flatMap(\.endpoints))
         for endpoint in current {
             if wanted.contains(endpoint) { kept.append(endpoint) } else { closed.append(endpoint) }
@@ -48,12 +52,15 @@ extension Daemon {
     /// Makes the running table match `next`: the first load and every reload.
     @discardableResult
     func apply(_ next: [Service]) -> ReloadPlan {
-        var runnable: [Service] = []
-        for service in next {
-            if let reason = LoadedConfiguration.unservedReason(service.entry) {
-                log.error("service_skipped", ("service", service.label), ("reason", reason))
-            } else {
-                runnable.append(service)
+        var runnable = next
+        if next.contains(where: { LoadedConfiguration.unservedReason($0.entry) != nil }) {
+            runnable = []
+            for service in next {
+                if let reason = LoadedConfiguration.unservedReason(service.entry) {
+                    log.error("service_skipped", ("service", service.label), ("reason", reason))
+                } else {
+                    runnable.append(service)
+                }
             }
         }
         let plan = ReloadPlan(current: endpointOrder, next: runnable)
@@ -64,6 +71,10 @@ extension Daemon {
         builtinUDPPorts = Set(runnable.filter { $0.entry.socketType == .dgram && $0.entry.program.isBuiltin }
             .flatMap { $0.endpoints.map(\.address.port) })
         endpointOrder = []
+        let endpointCount = runnable.reduce(0) { $0 + $1.endpoints.count }
+        endpointOrder.reserveCapacity(endpointCount)
+        byEndpoint.reserveCapacity(endpointCount)
+        listeners.reserveCapacity(endpointCount + 1)
         for state in services {
             for endpoint in state.service.endpoints {
                 endpointOrder.append(endpoint)
@@ -76,7 +87,7 @@ extension Daemon {
                 }
             }
         }
-        endpointOrder.removeAll { byEndpoint[$0] == nil }
+        if byEndpoint.count != endpointOrder.count { endpointOrder.removeAll { byEndpoint[$0] == nil } }
         // Parsing a large file leaves freed heap behind; give it back.
         malloc_trim(0)
         return plan

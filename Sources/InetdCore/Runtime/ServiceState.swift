@@ -5,7 +5,7 @@ import Glibc
 /// the old one keep pointing at it until they exit.
 final class ServiceState {
     let service: Service
-    let program: PreparedProgram?
+    private let environment: HandlerEnvironment
     /// Handlers of this service that are running now.
     var active = 0
     var accepted = 0
@@ -26,13 +26,17 @@ final class ServiceState {
         stderrToSocket = service.entry.options.stderrToSocket
         if case .builtin(let name) = service.entry.program { builtin = BuiltinKind(rawValue: name) } else { builtin = nil }
         builtinCap = service.entry.limits.maxConcurrent ?? Limits.defaultMaxConcurrent
-        if case .path(let path) = service.entry.program {
-            program = PreparedProgram(path: path, arguments: service.entry.arguments,
-                                      environment: environment, identity: service.identity)
-        } else {
-            program = nil
-        }
+        self.environment = environment
     }
+
+    /// argv, path and ids as C arrays, made on the service's first
+    /// connection and kept: a service that is never used costs no C copies,
+    /// which keeps start-up and memory flat with many idle services.
+    lazy var program: PreparedProgram? = {
+        guard case .path(let path) = service.entry.program else { return nil }
+        return PreparedProgram(path: path, arguments: service.entry.arguments,
+                               environment: environment, identity: service.identity)
+    }()
 
     /// How logs name the service; made when first logged.
     lazy var label: String = service.label

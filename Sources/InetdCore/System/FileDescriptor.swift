@@ -49,15 +49,40 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable, CustomString
 }
 
 /// Reads a whole file. C: `open(2)`, `read(2)`; the error names the failing call.
-public func readWholeFile(_ path: String) throws(SystemError) -> [UInt8] {
+public func readWholeFile(_ path: String) throws(SystemError) -> String {
     let fd = try FileDescriptor.open(path, O_RDONLY)
     defer { fd.close() }
+    // Read straight into the string's storage: one buffer, no copies. The
+    // size is fstat(2)'s plus one byte, so a full buffer means the file grew
+    // while read; then it is read again in chunks.
+    var info = stat()
+    let expected = fstat(fd.rawValue, &info) == 0 && info.st_mode & S_IFMT == S_IFREG ? Int(info.st_size) : 0
+    if expected > 0 {
+        var failure: SystemError?
+        var complete = false
+        let text = String(unsafeUninitializedCapacity: expected + 1) { buffer in
+            var count = 0
+            do throws(SystemError) {
+                while count < buffer.count {
+                    let got = try fd.read(into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[count...])))
+                    if got == 0 { complete = true; break }
+                    count += got
+                }
+            } catch {
+                failure = error
+            }
+            return count
+        }
+        if let failure { throw failure }
+        if complete { return text }
+        _ = lseek(fd.rawValue, 0, SEEK_SET)
+    }
     var bytes: [UInt8] = []
     let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
     defer { chunk.deallocate() }
     while true {
         let got = try fd.read(into: chunk)
-        if got == 0 { return bytes }
+        if got == 0 { return String(decoding: bytes, as: UTF8.self) }
         bytes.append(contentsOf: chunk[0..<got])
     }
 }

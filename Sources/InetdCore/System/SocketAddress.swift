@@ -72,23 +72,33 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public init(ipv4 bytes: (UInt8, UInt8, UInt8, UInt8), port: UInt16) {
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        withUnsafeMutableBytes(of: &sin.sin_addr) { dst in
-            withUnsafeBytes(of: bytes) { dst.copyMemory(from: $0) }
-        }
-        self = withUnsafeBytes(of: &sin) { SocketAddress(copying: $0) }
+        var address = in_addr()
+        withUnsafeMutableBytes(of: &address) { dst in withUnsafeBytes(of: bytes) { dst.copyMemory(from: $0) } }
+        self.init(ipv4: address, port: port)
     }
 
     public init(ipv6 bytes: [UInt8], port: UInt16, scope: UInt32 = 0) {
         precondition(bytes.count == 16)
-        var sin6 = sockaddr_in6()
-        sin6.sin6_family = sa_family_t(AF_INET6)
-        sin6.sin6_port = port.bigEndian
-        sin6.sin6_scope_id = scope
-        withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
-        self = withUnsafeBytes(of: &sin6) { SocketAddress(copying: $0) }
+        var address = in6_addr()
+        withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }
+        self.init(ipv6: address, port: port, scope: scope)
+    }
+
+    init(ipv6 address: in6_addr, port: UInt16, scope: UInt32 = 0) {
+        storage.sin6_family = sa_family_t(AF_INET6)
+        storage.sin6_port = port.bigEndian
+        storage.sin6_addr = address
+        storage.sin6_scope_id = scope
+        length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+    }
+
+    init(ipv4 address: in_addr, port: UInt16) {
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        sin.sin_addr = address
+        withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: sin) { dst.copyMemory(from: $0) } }
+        length = socklen_t(MemoryLayout<sockaddr_in>.size)
     }
 
     /// A Unix-domain address; nil when the path does not fit sun_path.
@@ -103,22 +113,25 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     public init?(literal: String, port: UInt16) {
         var v4 = in_addr()
         if inet_pton(AF_INET, literal, &v4) == 1 {
-            let b = withUnsafeBytes(of: &v4) { Array($0) }
-            self.init(ipv4: (b[0], b[1], b[2], b[3]), port: port)
+            self.init(ipv4: v4, port: port)
             return
         }
         var v6 = in6_addr()
         if inet_pton(AF_INET6, literal, &v6) == 1 {
-            self.init(ipv6: withUnsafeBytes(of: &v6) { Array($0) }, port: port)
+            self.init(ipv6: v6, port: port)
             return
         }
         return nil
     }
 
-    public static func anyIPv4(port: UInt16) -> SocketAddress { SocketAddress(ipv4: (0, 0, 0, 0), port: port) }
-    public static func anyIPv6(port: UInt16) -> SocketAddress {
-        SocketAddress(ipv6: [UInt8](repeating: 0, count: 16), port: port)
+    /// Whether `text` is an IPv4 or IPv6 literal, without building an address.
+    public static func isLiteral(_ text: String) -> Bool {
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v6) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
+
+    public static func anyIPv4(port: UInt16) -> SocketAddress { SocketAddress(ipv4: in_addr(), port: port) }
+    public static func anyIPv6(port: UInt16) -> SocketAddress { SocketAddress(ipv6: in6_addr(), port: port) }
 
     /// The port, for IP addresses; 0 for Unix-domain ones.
     public var port: UInt16 {
