@@ -81,12 +81,6 @@ public final class Daemon {
         // stay in the page cache and come back on use), so memory peaks at
         // the largest phase instead of at their sum. docs/benchmarks.md.
         _ = inetd_release_code_pages()
-        // Loading allocates and frees a lot in a short time. Kept in the heap
-        // (no mmap per large array, no trim per free), freed memory is reused
-        // instead of faulted in again; apply's malloc_trim hands it back.
-        // With 1001 services: 354 -> 133 page faults while binding, 1 ms.
-        _ = mallopt(M_MMAP_THRESHOLD, 8 << 20)
-        _ = mallopt(M_TRIM_THRESHOLD, 16 << 20)
         let configuration: LoadedConfiguration
         do {
             configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup)
