@@ -76,4 +76,31 @@ import Testing
         #expect(SocketAddress(unixPath: "/run/x.sock")!.description == "/run/x.sock")
         #expect(SocketAddress(unixPath: String(repeating: "a", count: 200)) == nil)
     }
+
+    @Test func literalsAndWildcardsMakeTheSameAddressesAsTheirBytes() {
+        #expect(SocketAddress(literal: "127.77.9.18", port: 20001) == SocketAddress(ipv4: (127, 77, 9, 18), port: 20001))
+        #expect(SocketAddress(literal: "::1", port: 7)?.description == "[::1]:7")
+        #expect(SocketAddress.anyIPv4(port: 7).isWildcard && SocketAddress.anyIPv6(port: 7).isWildcard)
+        #expect(SocketAddress.anyIPv6(port: 7) == SocketAddress(ipv6: [UInt8](repeating: 0, count: 16), port: 7))
+        #expect(SocketAddress.isLiteral("10.0.0.1") && SocketAddress.isLiteral("fe80::1"))
+        #expect(!SocketAddress.isLiteral("localhost") && !SocketAddress.isLiteral("10.0.0"))
+        var hashes = Set<Endpoint>()
+        hashes.insert(Endpoint(socketType: .stream, kind: .tcp, address: .anyIPv4(port: 7), ipv6Only: true))
+        hashes.insert(Endpoint(socketType: .dgram, kind: .udp, address: .anyIPv4(port: 7), ipv6Only: true))
+        #expect(hashes.count == 2, "the socket type and transport are part of an endpoint")
+    }
+
+    @Test func wholeFilesAreReadWhetherOrNotTheirSizeIsKnown() throws {
+        let path = "/tmp/inetd-read-test-\(getpid())"
+        let text = String(repeating: "127.0.0.1:7007 stream tcp nowait root /bin/cat cat\n", count: 2000)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        #expect(fd >= 0)
+        _ = text.utf8.withContiguousStorageIfAvailable { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        defer { unlink(path) }
+        #expect(try readWholeFile(path) == text)
+        // procfs reports size 0: read in chunks until end of file.
+        #expect(try readWholeFile("/proc/self/status").hasPrefix("Name:"))
+        #expect(throws: SystemError.self) { try readWholeFile(path + ".missing") }
+    }
 }
