@@ -82,11 +82,14 @@ extension Daemon {
                     listener.state = state
                     reconfigure(listener)
                 } else {
-                    let listener = makeListener(endpoint, state)
-                    bind(listener)
+                    bind(makeListener(endpoint, state), poll: false)
                 }
             }
         }
+        // Every socket listens before any is polled: the kernel queues
+        // connections from the first listen(2) on, so the last socket of a
+        // long file takes connections one epoll_ctl pass earlier.
+        for case let listener? in listeners { poll(listener) }
         if byEndpoint.count != endpointOrder.count { endpointOrder.removeAll { byEndpoint[$0] == nil } }
         // Parsing a large file leaves freed heap behind; give it back.
         malloc_trim(0)
@@ -103,12 +106,12 @@ extension Daemon {
         return listener
     }
 
-    func bind(_ listener: Listener) {
+    func bind(_ listener: Listener, poll polling: Bool = true) {
         do {
             listener.fd = try SocketBinder.open(listener.endpoint, listener.state.service)
             listener.lastBindError = nil
             if log.verbose { log.debug("listening", ("service", listener.state.label), ("address", listener.name)) }
-            poll(listener)
+            if polling { poll(listener) }
         } catch where SocketBinder.ipv6Unavailable(error) && listener.state.entry.transport.families == .both {
             log.warn("ipv6_unavailable", ("service", listener.state.label), ("error", "\(error)"))
             forget(listener)
