@@ -43,16 +43,14 @@ public struct ServiceResolver {
                     }
                 }
                 for endpoint in service.endpoints {
-                    let own = Claim(endpoint)
-                    if let line = claimed[own] { throw .init(text: "\(endpoint) is already claimed by line \(line)") }
-                    if let ipv4 = own.impliedIPv4(endpoint), let line = claimed[ipv4] {
+                    if let line = claimed[Claim(endpoint)] { throw .init(text: "\(endpoint) is already claimed by line \(line)") }
+                    if let ipv4 = Claim.impliedIPv4(of: endpoint), let line = claimed[ipv4] {
                         throw .init(text: "\(endpoint) takes IPv4 too, and \(ipv4.address) is already claimed by line \(line)")
                     }
                 }
                 for endpoint in service.endpoints {
-                    let own = Claim(endpoint)
-                    claimed[own] = entry.line
-                    if let ipv4 = own.impliedIPv4(endpoint) { claimed[ipv4] = entry.line }
+                    claimed[Claim(endpoint)] = entry.line
+                    if let ipv4 = Claim.impliedIPv4(of: endpoint) { claimed[ipv4] = entry.line }
                 }
                 services.append(service)
             } catch {
@@ -90,9 +88,9 @@ public struct ServiceResolver {
         }
 
         /// The IPv4 wildcard that a dual-stack IPv6 wildcard holds as well.
-        func impliedIPv4(_ endpoint: Endpoint) -> Claim? {
+        static func impliedIPv4(of endpoint: Endpoint) -> Claim? {
             guard endpoint.address.family == .inet6, endpoint.address.isWildcard, !endpoint.ipv6Only else { return nil }
-            return Claim(kind: kind, address: .anyIPv4(port: endpoint.address.port))
+            return Claim(kind: endpoint.kind, address: .anyIPv4(port: endpoint.address.port))
         }
     }
 

@@ -48,7 +48,9 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable, CustomString
     }
 }
 
-/// Reads a whole file. C: `open(2)`, `read(2)`; the error names the failing call.
+/// Reads a whole file as UTF-8 text (invalid bytes repaired, as
+/// `String(decoding:)` does). C: `open(2)`, `fstat(2)`, `read(2)`; the error
+/// names the failing call.
 public func readWholeFile(_ path: String) throws(SystemError) -> String {
     let fd = try FileDescriptor.open(path, O_RDONLY)
     defer { fd.close() }
@@ -56,7 +58,8 @@ public func readWholeFile(_ path: String) throws(SystemError) -> String {
     // size is fstat(2)'s plus one byte, so a full buffer means the file grew
     // while read; then it is read again in chunks.
     var info = stat()
-    let expected = fstat(fd.rawValue, &info) == 0 && info.st_mode & S_IFMT == S_IFREG ? Int(info.st_size) : 0
+    _ = try syscall("fstat") { fstat(fd.rawValue, &info) }
+    let expected = info.st_mode & S_IFMT == S_IFREG ? Int(info.st_size) : 0
     if expected > 0 {
         var failure: SystemError?
         var complete = false
@@ -75,7 +78,7 @@ public func readWholeFile(_ path: String) throws(SystemError) -> String {
         }
         if let failure { throw failure }
         if complete { return text }
-        _ = lseek(fd.rawValue, 0, SEEK_SET)
+        _ = try syscall("lseek") { lseek(fd.rawValue, 0, SEEK_SET) }
     }
     var bytes: [UInt8] = []
     let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
