@@ -1010,6 +1010,20 @@ struct ResolverTests {
         #expect(specific.messages == [])
     }
 
+    @Test("the daemon's load leaves supplementary groups for after binding, then each is looked up")
+    func groupsLookedUpAfterBinding() throws {
+        let parsed = parse("""
+            7007 stream tcp nowait alice /bin/cat cat
+            7008 stream tcp nowait alice:staff /bin/cat cat
+            7009 stream tcp nowait - /bin/cat cat
+            """)
+        let later = ServiceResolver(file: file, lookup: FakeLookup.root, lookUpGroups: false).resolve(parsed.entries)
+        #expect(later.services.map { $0.identity?.groups } == [nil, nil, nil])
+        #expect(later.services.map { $0.identity?.uid } == [1000, 1000, nil], "users are still looked up at load")
+        LoadedConfiguration.lookUpGroups(later.services, lookup: FakeLookup.root)
+        #expect(later.services.map { $0.identity?.groups } == [[50, 1000], [50], nil])
+    }
+
     @Test("root resolves user, group and the user's groups")
     func rootIdentities() throws {
         let alice = try #require(service("7007 stream tcp nowait alice /bin/cat cat"))

@@ -9,7 +9,7 @@ public enum NormalizedTable {
             for endpoint in service.endpoints {
                 var comment = "# \(file):\(entry.line)"
                 if let id = service.identity {
-                    comment += " uid=\(id.uid) gid=\(id.gid) groups=\(id.groups.map(String.init).joined(separator: ","))"
+                    comment += " uid=\(id.uid) gid=\(id.gid) groups=\((id.groups ?? []).map(String.init).joined(separator: ","))"
                 } else {
                     comment += " identity=unchanged"
                 }

@@ -34,7 +34,9 @@ public struct Identity: Equatable, Sendable {
     public var uid: uid_t
     public var gid: gid_t
     /// Supplementary groups: the user's own plus `gid` (initgroups' list).
-    public var groups: [gid_t]
+    /// nil until looked up: the daemon looks them up once its sockets listen
+    /// (`LoadedConfiguration.lookUpGroups`).
+    public var groups: [gid_t]?
 }
 
 /// A resolved service: an entry with its endpoints and numeric ids.
@@ -47,7 +49,7 @@ public final class Service: Equatable {
     public let entry: ServiceEntry
     public internal(set) var endpoints: [Endpoint]
     /// nil: the handler keeps inetd's identity (`-`, or inetd is not root).
-    public let identity: Identity?
+    public internal(set) var identity: Identity?
     /// Owner of a unix socket, when `owner=` is given.
     public let socketOwner: Owner?
 

@@ -6,10 +6,14 @@ import Glibc
 public struct ServiceResolver {
     public let file: String
     public let lookup: any NameLookup
+    /// false: identities are left without supplementary groups, for
+    /// `LoadedConfiguration.lookUpGroups` to fill in later.
+    public let lookUpGroups: Bool
 
-    public init(file: String, lookup: any NameLookup) {
+    public init(file: String, lookup: any NameLookup, lookUpGroups: Bool = true) {
         self.file = file
         self.lookup = lookup
+        self.lookUpGroups = lookUpGroups
     }
 
     public func resolve(_ entries: [ServiceEntry]) -> (services: [Service], diagnostics: [Diagnostic]) {
@@ -186,7 +190,8 @@ public struct ServiceResolver {
             }
             return nil
         }
-        return Identity(user: user.name, uid: user.uid, gid: gid, groups: lookup.groups(user: user.name, gid: gid))
+        return Identity(user: user.name, uid: user.uid, gid: gid,
+                        groups: lookUpGroups ? lookup.groups(user: user.name, gid: gid) : nil)
     }
 
     func owner(user: String, group: String?) throws(ConfigParser.Failure) -> Service.Owner {

@@ -9,9 +9,13 @@ public struct LoadedConfiguration {
 
     /// Reads `path` and turns it into services. Throws only when the file
     /// cannot be read; bad lines become diagnostics.
-    public static func load(path: String, lookup: any NameLookup) throws(SystemError) -> LoadedConfiguration {
+    /// With `lookUpGroups` false, supplementary groups are left for
+    /// `lookUpGroups(_:lookup:)`.
+    public static func load(path: String, lookup: any NameLookup,
+                            lookUpGroups: Bool = true) throws(SystemError) -> LoadedConfiguration {
         let parsed = ConfigParser(file: path).parse(try readWholeFile(path))
-        let resolved = ServiceResolver(file: path, lookup: CachedLookup(lookup)).resolve(parsed.entries)
+        let resolver = ServiceResolver(file: path, lookup: CachedLookup(lookup), lookUpGroups: lookUpGroups)
+        let resolved = resolver.resolve(parsed.entries)
         var diagnostics = parsed.diagnostics + resolved.diagnostics
         for service in resolved.services {
             if let reason = unservedReason(service.entry) {
@@ -21,6 +25,19 @@ public struct LoadedConfiguration {
         diagnostics.sort { $0.line < $1.line }
         return LoadedConfiguration(services: resolved.services, diagnostics: diagnostics,
                                    entryLines: parsed.entryLineCount)
+    }
+
+    /// Fills in the supplementary groups that `load` left out. The daemon
+    /// calls it once the sockets listen: glibc's getgrouplist loads every NSS
+    /// module named for `group:` in nsswitch.conf (0.6-1.0 ms for `files
+    /// systemd`), and connections queue in the meantime instead of being
+    /// refused. Each user and group pair is looked up once.
+    public static func lookUpGroups(_ services: [Service], lookup: any NameLookup) {
+        let cached = CachedLookup(lookup)
+        for service in services {
+            guard let identity = service.identity, identity.groups == nil else { continue }
+            service.identity?.groups = cached.groups(user: identity.user, gid: identity.gid)
+        }
     }
 
     /// Valid lines this version parses but does not serve yet; nil when served.

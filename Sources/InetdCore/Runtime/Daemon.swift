@@ -83,7 +83,7 @@ public final class Daemon {
         _ = inetd_release_code_pages()
         let configuration: LoadedConfiguration
         do {
-            configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup)
+            configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
         } catch {
             log.error("config_unreadable", ("file", configPath), ("error", "\(error)"))
             return 1

@@ -31,7 +31,7 @@ extension Daemon {
         defer { readiness.reloaded() }
         let configuration: LoadedConfiguration
         do {
-            configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup)
+            configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
         } catch {
             log.error("reload_failed", ("file", configPath), ("error", "\(error)"),
                       ("action", "running configuration kept"))
@@ -91,6 +91,8 @@ extension Daemon {
         // long file takes connections one epoll_ctl pass earlier.
         for case let listener? in listeners { poll(listener) }
         if byEndpoint.count != endpointOrder.count { endpointOrder.removeAll { byEndpoint[$0] == nil } }
+        // After listen(2): connections queue while NSS loads its modules.
+        LoadedConfiguration.lookUpGroups(runnable, lookup: lookup)
         // Parsing a large file leaves freed heap behind; give it back.
         malloc_trim(0)
         return plan

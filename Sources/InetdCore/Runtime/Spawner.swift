@@ -207,6 +207,7 @@ final class PreparedProgram {
         argv[argc] = nil
         self.environment = environment
         self.identity = identity
+        precondition(identity == nil || identity?.groups != nil, "supplementary groups not looked up")
         let ids = identity?.groups ?? []
         groups = .allocate(capacity: max(ids.count, 1))
         for (i, gid) in ids.enumerated() { groups[i] = gid }
@@ -232,7 +233,7 @@ final class PreparedProgram {
                     var request = inetd_spawn_req(
                         path: path, argv: argv, envp: envp, fds: fdList, nfds: 3,
                         change_identity: identity == nil ? 0 : 1, uid: identity?.uid ?? 0, gid: identity?.gid ?? 0,
-                        groups: groups, ngroups: CInt(identity?.groups.count ?? 0),
+                        groups: groups, ngroups: CInt(identity?.groups?.count ?? 0),
                         listen_pid_entry: nil, listen_pid_capacity: 0)
                     return inetd_spawn(&request, &pid, &step)
                 }
