@@ -52,16 +52,10 @@ extension Daemon {
     /// Makes the running table match `next`: the first load and every reload.
     @discardableResult
     func apply(_ next: [Service]) -> ReloadPlan {
-        var runnable = next
-        if next.contains(where: { LoadedConfiguration.unservedReason($0.entry) != nil }) {
-            runnable = []
-            for service in next {
-                if let reason = LoadedConfiguration.unservedReason(service.entry) {
-                    log.error("service_skipped", ("service", service.label), ("reason", reason))
-                } else {
-                    runnable.append(service)
-                }
-            }
+        let runnable = next.filter { service in
+            guard let reason = LoadedConfiguration.unservedReason(service.entry) else { return true }
+            log.error("service_skipped", ("service", service.label), ("reason", reason))
+            return false
         }
         let plan = ReloadPlan(current: endpointOrder, next: runnable)
         for endpoint in plan.closed {
