@@ -6,7 +6,8 @@
 //   report            write the report to fd 1 and exit 0 (the default)
 //   hold              write the report, then wait for the peer to close
 //   exit N            exit N at once, reporting nothing
-//   wait-stream       fd 0 is a listener: accept one connection, report on it
+//   wait-stream [N]   fd 0 is a listener: accept N connections (1), report on
+//                     each, then exit 0: a worker that serves N clients
 //   dgram             fd 0 is a datagram socket: answer one datagram with the report
 //   listen-fds        report; the sockets are fds 3.. (LISTEN_FDS)
 import Glibc
@@ -99,10 +100,13 @@ case "hold":
     while read(0, &buffer, buffer.count) > 0 {}
 case "wait-stream":
     let text = report(fds: fds)
-    let connection = accept(0, nil, nil)
-    guard connection >= 0 else { exit(3) }
-    writeAll(connection, text)
-    close(connection)
+    let count = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 1 : 1
+    for _ in 0..<count {
+        let connection = accept(0, nil, nil)
+        guard connection >= 0 else { exit(3) }
+        writeAll(connection, text)
+        close(connection)
+    }
 case "dgram":
     let text = report(fds: fds)
     var buffer = [UInt8](repeating: 0, count: 65536)

@@ -75,7 +75,7 @@ import Testing
         let good = dir.write("good.conf", "127.0.0.1:7007 stream tcp nowait - /bin/cat cat\n")
         let okay = try run(["--check", good])
         #expect(okay.status == 0)
-        #expect(okay.stdout.contains("127.0.0.1:7007 stream tcp4 nowait,max=64 - /bin/cat cat"))
+        #expect(okay.stdout.contains("127.0.0.1:7007 stream tcp4 nowait - /bin/cat cat"))
         #expect(okay.stderr.isEmpty)
 
         let bad = dir.write("bad.conf", """
@@ -98,10 +98,41 @@ import Testing
         #expect(outcome.stderr.contains("\(file):1: warning: listen-fds is not served yet"))
     }
 
+    /// An option parsed but not enforced yet is never shown as in force:
+    /// --check, start-up and each reload warn on its line, and --check lists
+    /// no default that nothing enforces.
+    @Test func optionsNotEnforcedYetAreWarnedAboutEverywhere() throws {
+        let dir = TemporaryDirectory()
+        let p = try (0..<4).map { _ in try freePort() }
+        let text = """
+            127.0.0.1:\(p[0]) stream tcp nowait - /bin/cat cat
+            127.0.0.1:\(p[1]) stream tcp nowait,allow=10.9.9.9 - /bin/cat cat
+            127.0.0.1:\(p[2]) stream tcp nowait,max=2,rate=3 - /bin/cat cat
+            127.0.0.1:\(p[3]) stream tcp nowait,max=5,timeout=9 - internal echo
+
+            """
+        let file = dir.write("limits.conf", text)
+        let check = try run(["--check", file])
+        #expect(check.status == 0, "a warning is not an error")
+        #expect(check.stderr.contains("\(file):2: warning: allow= is not enforced yet: every source is served"))
+        #expect(check.stderr.contains("\(file):3: warning: max= is not enforced yet"))
+        #expect(check.stderr.contains("\(file):3: warning: rate= is not enforced yet"))
+        #expect(!check.stderr.contains(":1:") && !check.stderr.contains(":4:"), "built-ins enforce max= and timeout=")
+        #expect(check.stdout.contains("127.0.0.1:\(p[0]) stream tcp4 nowait - /bin/cat cat"), "no max=64 on a spawned line")
+        #expect(check.stdout.contains("127.0.0.1:\(p[3]) stream tcp4 nowait,max=5,timeout=9 - internal echo"))
+
+        let daemon = try RunningDaemon(config: text)
+        let warning = "allow= is not enforced yet: every source is served"
+        try daemon.waitForLog(warning)
+        try daemon.reload()
+        try daemon.waitForLog(warning, times: 2)
+    }
+
     @Test func checkAcceptsTheSampleConfiguration() throws {
         let sample = URL(fileURLWithPath: Binaries.directory).appendingPathComponent("../../../inetd.conf.sample").standardized.path
         let outcome = try run(["--check", sample])
         #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.isEmpty, "the sample asks for nothing that is not in force")
         #expect(!outcome.stdout.isEmpty)
     }
 }

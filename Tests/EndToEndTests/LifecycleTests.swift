@@ -29,7 +29,10 @@ import Testing
         let holdClient = try ClientSocket.tcp("127.0.0.1", nowaitPort)
         var first = [UInt8](repeating: 0, count: 4)
         #expect(recv(holdClient.fd, &first, 4, 0) == 4)
+        // The handler's bytes can reach the client before inetd's log line
+        // reaches the test: wait for both lines.
         try daemon.waitForLog("event=handover")
+        try daemon.waitForLog("event=connection")
         let sleeper = try #require(pid(after: "event=handover", in: daemon.log))
         let holder = try #require(pid(after: "event=connection", in: daemon.log))
 

@@ -723,7 +723,18 @@ struct WaitFieldTests {
         #expect(plain.limits == Limits())
         #expect(plain.options == Options())
         #expect(plain.limits.sourcePrefixV4 == 32)
-        #expect(plain.limits.sourcePrefixV6 == 128)
+        #expect(plain.limits.sourcePrefixV6 == 64)
+    }
+
+    @Test("a NUL byte or a replaced invalid UTF-8 sequence refuses the line, in any field", arguments: [
+        ("7007 stream tcp nowait nobody\u{0}evil /bin/cat cat", "field 5 has a NUL byte"),
+        ("7007 stream tcp nowait root /bin/cat\u{0}/evil cat", "field 6 has a NUL byte"),
+        ("7007 stream tcp nowait root /bin/cat cat -x\u{0}", "field 8 has a NUL byte"),
+        ("7007 stream tcp nowait root /bin/\u{FFFD} cat", "field 6 is not valid UTF-8"),
+        ("7007 stream tcp nowait,allow=127.0.0.1\u{0}/8 root /bin/cat cat", "field 4 has a NUL byte"),
+    ])
+    func nulAndInvalidUTF8(line: String, message: String) {
+        #expect(failure(line) == "/etc/inetd.conf:1: \(message)")
     }
 
     @Test("a bad value for each option gives FILE:LINE: message", arguments: [
@@ -1233,8 +1244,9 @@ struct NormalizedTableTests {
             #expect(a.entry.sendBuffer == b.entry.sendBuffer, sourceLocation: sourceLocation)
             #expect(a.entry.receiveBuffer == b.entry.receiveBuffer, sourceLocation: sourceLocation)
             var limits = a.entry.limits
-            if !a.entry.wait, limits.maxConcurrent == nil { limits.maxConcurrent = Limits.defaultMaxConcurrent }
-            if a.entry.wait { limits.maxConcurrent = nil }
+            // The listing spells out the cap only where it is in force: TCP built-ins.
+            let builtinCap = a.entry.program.isBuiltin && a.entry.socketType == .stream && !a.entry.wait
+            if builtinCap, limits.maxConcurrent == nil { limits.maxConcurrent = Limits.defaultMaxConcurrent }
             #expect(limits == b.entry.limits, "\(listing)", sourceLocation: sourceLocation)
             #expect(a.socketOwner?.uid == b.socketOwner?.uid, sourceLocation: sourceLocation)
             #expect(a.socketOwner?.gid == b.socketOwner?.gid, sourceLocation: sourceLocation)
@@ -1289,8 +1301,8 @@ struct NormalizedTableTests {
             7007 stream tcp nowait alice:alice /bin/cat cat
             7008 stream tcp nowait - /bin/cat cat
             """, lookup: .alice)
-        #expect(listing.contains("0.0.0.0:7007 stream tcp4 nowait,max=64 alice:alice /bin/cat cat"))
-        #expect(listing.contains("0.0.0.0:7008 stream tcp4 nowait,max=64 - /bin/cat cat"))
+        #expect(listing.contains("0.0.0.0:7007 stream tcp4 nowait alice:alice /bin/cat cat"))
+        #expect(listing.contains("0.0.0.0:7008 stream tcp4 nowait - /bin/cat cat"))
         #expect(listing.contains("identity=unchanged"))
     }
 }

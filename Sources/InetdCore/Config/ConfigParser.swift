@@ -126,6 +126,13 @@ public struct ConfigParser {
             guard fields.count >= 6 else {
                 throw fail("expected at least 6 fields (service socket-type protocol wait user program), found \(fields.count)")
             }
+            // A NUL would cut a name or an argument short where C reads it,
+            // and invalid UTF-8 was replaced on reading: either way the line
+            // would run something other than what it says.
+            for (index, field) in fields.enumerated() {
+                if field.utf8.contains(0) { throw fail("field \(index + 1) has a NUL byte") }
+                if field.unicodeScalars.contains("\u{FFFD}") { throw fail("field \(index + 1) is not valid UTF-8") }
+            }
             let (transport, sendBuffer, receiveBuffer) = try parseProtocol(fields[2])
             let socketType = try parseSocketType(fields[1], transport: transport)
             var entry = ServiceEntry(line: line, hosts: [], service: "", socketType: socketType,

@@ -53,11 +53,14 @@ public enum NormalizedTable {
     static func waitField(_ entry: ServiceEntry) -> String {
         var parts = [entry.wait ? "wait" : "nowait"]
         let limits = entry.limits
-        if !entry.wait { parts.append("max=\(limits.maxConcurrent ?? Limits.defaultMaxConcurrent)") }
+        // Defaults only where in force (the cap of a TCP built-in): max= on
+        // a spawned handler is not enforced yet and must not look it.
+        let enforcedDefault = entry.program.isBuiltin && entry.socketType == .stream && !entry.wait
+        if let n = limits.maxConcurrent ?? (enforcedDefault ? Limits.defaultMaxConcurrent : nil) { parts.append("max=\(n)") }
         if let n = limits.rate { parts.append("rate=\(n)") }
         if let n = limits.perSourceConcurrent { parts.append("per-ip=\(n)") }
         if let n = limits.perSourceRate { parts.append("per-ip-rate=\(n)") }
-        if limits.sourcePrefixV4 != 32 || limits.sourcePrefixV6 != 128 {
+        if limits.sourcePrefixV4 != Limits.defaultSourcePrefixV4 || limits.sourcePrefixV6 != Limits.defaultSourcePrefixV6 {
             parts.append("ip-prefix=\(limits.sourcePrefixV4)/\(limits.sourcePrefixV6)")
         }
         let options = entry.options

@@ -126,13 +126,17 @@ public struct Limits: Equatable, Sendable {
     /// Concurrent handlers per source (`per-ip=`, FreeBSD's P).
     public var perSourceConcurrent: Int?
     /// What counts as one source: prefix lengths for IPv4 and IPv6.
-    public var sourcePrefixV4: Int = 32
-    public var sourcePrefixV6: Int = 128
+    public var sourcePrefixV4 = Limits.defaultSourcePrefixV4
+    public var sourcePrefixV6 = Limits.defaultSourcePrefixV6
 
     public init() {}
 
     /// The default concurrency cap for a nowait service (systemd's).
     public static let defaultMaxConcurrent = 64
+    /// One source for the per-source limits: an IPv4 address, or an IPv6
+    /// /64 (a host that rotates its addresses stays in one /64). SPEC 2.
+    public static let defaultSourcePrefixV4 = 32
+    public static let defaultSourcePrefixV6 = 64
 }
 
 /// This project's `,key=value` options.

@@ -18,8 +18,8 @@ public struct LoadedConfiguration {
         let resolved = resolver.resolve(parsed.entries)
         var diagnostics = parsed.diagnostics + resolved.diagnostics
         for service in resolved.services {
-            if let reason = unservedReason(service.entry) {
-                diagnostics.append(Diagnostic(file: path, line: service.entry.line, message: reason, severity: .warning))
+            for message in notInForce(service.entry) {
+                diagnostics.append(Diagnostic(file: path, line: service.entry.line, message: message, severity: .warning))
             }
         }
         diagnostics.sort { $0.line < $1.line }
@@ -38,6 +38,29 @@ public struct LoadedConfiguration {
             guard let identity = service.identity, identity.groups == nil else { continue }
             service.identity?.groups = cached.groups(user: identity.user, gid: identity.gid)
         }
+    }
+
+    /// What a valid line asks for that this version does not do yet, one
+    /// message each: a line is skipped, or an option is parsed but not
+    /// enforced. Nothing may look in force that is not.
+    public static func notInForce(_ entry: ServiceEntry) -> [String] {
+        if let reason = unservedReason(entry) { return [reason] }
+        var messages: [String] = []
+        func warn(_ option: String, _ instead: String) { messages.append("\(option) is not enforced yet: \(instead)") }
+        let builtin = entry.program.isBuiltin
+        let limits = entry.limits
+        if limits.maxConcurrent != nil, !builtin { warn("max=", "handlers are not capped") }
+        if limits.rate != nil { warn("rate=", "spawns are not rate-limited") }
+        if limits.perSourceConcurrent != nil { warn("per-ip=", "sources are not capped") }
+        if limits.perSourceRate != nil { warn("per-ip-rate=", "sources are not rate-limited") }
+        if limits.sourcePrefixV4 != Limits.defaultSourcePrefixV4 || limits.sourcePrefixV6 != Limits.defaultSourcePrefixV6 {
+            warn("ip-prefix=", "no per-source limit is enforced")
+        }
+        if !entry.options.allow.isEmpty { warn("allow=", "every source is served") }
+        if !entry.options.deny.isEmpty { warn("deny=", "every source is served") }
+        if entry.options.timeoutSeconds != nil, !builtin { warn("timeout=", "handlers run until they exit") }
+        if entry.options.proxy { warn("proxy", "no PROXY header is read; the handler gets it as data") }
+        return messages
     }
 
     /// Valid lines this version parses but does not serve yet; nil when served.

@@ -134,8 +134,12 @@ public final class Daemon {
             }
             let slot = Int(token & 0xFFFF_FFFF)
             // A token from a listener closed since (reload) no longer matches.
-            guard slot < listeners.count, let listener = listeners[slot], listener.token == token,
-                  listener.polled else { continue }
+            guard slot < listeners.count, let listener = listeners[slot], listener.token == token else { continue }
+            if listener.countingArrivals {
+                arrived(listener)
+                continue
+            }
+            guard listener.polled else { continue }
             if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
                 log.warn("socket_condition", ("service", listener.state.label), ("events", "\(events)"))
             }
@@ -272,6 +276,9 @@ public final class Daemon {
         }
         let wait = state.wait
         let proto: StaticString = listener.endpoint.kind == .unix ? "UNIX" : "UDP"
+        notePendingInput(listener)
+        listener.handedOverAt = monotonicMilliseconds()
+        countArrivals(listener)
         let result = program.spawn(fds: (fd.rawValue, fd.rawValue, 2)) { variables in
             if !wait { variables.add("PROTO", proto) }
         }
@@ -322,9 +329,13 @@ public final class Daemon {
         }
     }
 
+    /// Takes the socket out of the epoll set, whether polled or counting
+    /// arrivals: a handler's copy keeps the file description open, so
+    /// closing inetd's descriptor alone would leave it registered.
     func unpoll(_ listener: Listener) {
-        guard listener.polled, let fd = listener.fd else { return }
+        guard listener.polled || listener.countingArrivals, let fd = listener.fd else { return }
         listener.polled = false
+        listener.countingArrivals = false
         do {
             try epoll.remove(fd)
         } catch {

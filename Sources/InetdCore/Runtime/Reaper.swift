@@ -1,15 +1,6 @@
 import Glibc
 
 extension Daemon {
-    /// A handler holding the socket (wait, nowait dgram) that exits this soon
-    /// after starting counts towards a crash loop.
-    static let quickExitMilliseconds: Int64 = 1_000
-    /// Quick exits in a row before starts are delayed.
-    static let quickExitsBeforeBackoff = 3
-    /// A handler that lived this long resets the back-off.
-    static let healthyMilliseconds: Int64 = 10_000
-    static let maxBackoffMilliseconds: Int64 = 60_000
-
     /// Reaps every exited child, ours or adopted (inetd may be PID 1), until
     /// none is left. C equivalent: `waitpid(-1, WNOHANG)` in a loop.
     func reap() {
@@ -45,37 +36,14 @@ extension Daemon {
         guard let listener = child.listener, listener.holder == pid else { return }
         listener.holder = nil
         guard byEndpoint[listener.endpoint] === listener, listener.fd != nil else { return }
-        // Any handler given the socket can exit without touching its input,
-        // and would be started again at once for the same input.
-        if listener.handsOverSocket {
-            if lived < Self.quickExitMilliseconds {
-                listener.quickExits += 1
-                if listener.quickExits >= Self.quickExitsBeforeBackoff {
-                    backOff(listener, reason: "handler exited after \(lived) ms, \(listener.quickExits) times in a row")
-                }
-            } else {
-                listener.quickExits = 0
-                if lived >= Self.healthyMilliseconds { listener.backoffMilliseconds = 0 }
-            }
-        }
+        account(exitOf: listener, status: status, lived: lived)
+        unpoll(listener)  // ends the count of arrivals, if still on
         do {
             try listener.fd?.setNonBlocking(true)
         } catch {
             log.error("takeback_failed", ("service", state.label), ("error", "\(error)"))
         }
         poll(listener)
-    }
-
-    /// Takes a socket out of the loop for a while: 1 s, doubling to 60 s.
-    func backOff(_ listener: Listener, reason: String) {
-        let next = listener.backoffMilliseconds == 0 ? 1_000 : listener.backoffMilliseconds * 2
-        listener.backoffMilliseconds = min(next, Self.maxBackoffMilliseconds)
-        let resume = monotonicMilliseconds() + listener.backoffMilliseconds
-        listener.resumeAt = resume
-        earliestResume = min(earliestResume ?? resume, resume)
-        unpoll(listener)
-        log.warn("backoff", ("service", listener.state.label), ("delay_ms", "\(listener.backoffMilliseconds)"),
-                 ("reason", reason))
     }
 
     static func exitedNormally(_ status: CInt) -> Bool {

@@ -60,7 +60,14 @@ final class Listener {
     /// Crash-loop back-off for wait handlers: not polled before this time.
     var resumeAt: Int64?
     var backoffMilliseconds: Int64 = 0
-    var quickExits = 0
+    var quickFailures = 0
+    /// When the holder got the socket, and what waited on it then.
+    var handedOverAt: Int64 = 0
+    var pendingAtStart = PendingInput.unknown
+    /// In the epoll set edge-triggered, counting arrivals for the holder's
+    /// first second (`Daemon.countArrivals`).
+    var countingArrivals = false
+    var arrivals = 0
     var lastBindError: String?
 
     /// The endpoint as logs show it; made when first logged.

@@ -39,6 +39,15 @@ public struct Epoll: ~Copyable {
         _ = try syscall("epoll_ctl") { epoll_ctl(fd.rawValue, EPOLL_CTL_MOD, target.rawValue, &event) }
     }
 
+    /// C equivalent: `epoll_ctl(EPOLL_CTL_ADD)` with EPOLLIN | EPOLLET: one
+    /// event each time new input arrives, none for input already waiting.
+    public func watchArrivals(_ target: FileDescriptor, token: UInt64) throws(SystemError) {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | EPOLLET.rawValue
+        event.data.u64 = token
+        _ = try syscall("epoll_ctl") { epoll_ctl(fd.rawValue, EPOLL_CTL_ADD, target.rawValue, &event) }
+    }
+
     /// C equivalent: `epoll_ctl(EPOLL_CTL_DEL)`.
     public func remove(_ target: FileDescriptor) throws(SystemError) {
         var event = epoll_event()

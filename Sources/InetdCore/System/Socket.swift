@@ -83,3 +83,48 @@ extension Socket {
         }
     }
 }
+
+extension Socket {
+    /// Connections waiting in a TCP listener's accept queue. C equivalent:
+    /// `getsockopt(IPPROTO_TCP, TCP_INFO)`: on a listening socket the kernel
+    /// reports the queue's length in `tcpi_unacked`.
+    static func acceptQueueLength(_ fd: FileDescriptor) throws(SystemError) -> Int {
+        var info = tcp_info()
+        var length = socklen_t(MemoryLayout<tcp_info>.size)
+        _ = try syscall("getsockopt") { getsockopt(fd.rawValue, CInt(IPPROTO_TCP), TCP_INFO, &info, &length) }
+        return Int(info.tcpi_unacked)
+    }
+
+    /// The datagram at the head of the receive queue, left there: its full
+    /// length, with its source in `source`; nil when none is pending. C
+    /// equivalent: `recvfrom(2)` with MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT.
+    static func peekDatagram(_ fd: FileDescriptor, source: inout PeerBuffer) throws(SystemError) -> Int? {
+        source.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let flags = CInt(MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT)
+        do {
+            return try withUnsafeMutablePointer(to: &source.storage) { (p) throws(SystemError) -> Int in
+                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) -> Int in
+                    try syscall("recvfrom") { recvfrom(fd.rawValue, nil, 0, flags, sa, &source.length) }
+                }
+            }
+        } catch where error.errno == EAGAIN || error.errno == EWOULDBLOCK {
+            return nil
+        }
+    }
+
+    /// Whether a read or accept would find something now. C equivalent:
+    /// `poll(2)` with a zero timeout.
+    static func isReadable(_ fd: FileDescriptor) throws(SystemError) -> Bool {
+        var entry = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+        return try syscall("poll") { poll(&entry, 1, 0) } == 1 && entry.revents & Int16(POLLIN) != 0
+    }
+}
+
+extension PeerBuffer {
+    /// The same address, byte for byte.
+    func sameAddress(as other: PeerBuffer) -> Bool {
+        guard length == other.length else { return false }
+        var a = storage, b = other.storage
+        return memcmp(&a, &b, Int(length)) == 0
+    }
+}
