@@ -147,6 +147,12 @@ extension Daemon {
     func close(_ listener: Listener) {
         unpoll(listener)
         if let fd = listener.fd {
+            // A child cloned a moment ago may still hold a copy of every
+            // descriptor until its exec closes them; if that copy outlived
+            // ours, connections would queue on a removed service and be
+            // reset. Shut down, the socket stops listening at once. Not a
+            // socket a handler holds: that handler keeps it (SPEC 6).
+            if listener.holder == nil, listener.endpoint.socketType != .dgram { try? Socket.shutdown(fd) }
             fd.close()
             listener.fd = nil
             if listener.endpoint.kind == .unix { _ = unlink(listener.endpoint.address.host) }

@@ -37,6 +37,12 @@ public enum Socket {
         _ = try syscall("listen") { Glibc.listen(fd.rawValue, backlog) }
     }
 
+    /// C equivalent: `shutdown(2)` with SHUT_RDWR. On a listening socket it
+    /// stops listening at once, whoever else holds a descriptor for it.
+    public static func shutdown(_ fd: FileDescriptor) throws(SystemError) {
+        _ = try syscall("shutdown") { Glibc.shutdown(fd.rawValue, CInt(SHUT_RDWR)) }
+    }
+
     /// C equivalent: `getsockname(2)`.
     public static func localAddress(_ fd: FileDescriptor) throws(SystemError) -> SocketAddress {
         var storage = sockaddr_storage()
