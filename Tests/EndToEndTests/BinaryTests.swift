@@ -4,26 +4,8 @@ import Testing
 
 /// The binary's own properties and its command line.
 @Suite struct BinaryTests {
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func run(_ arguments: [String]) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binaries.inetd)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr, as: UTF8.self))
+    func run(_ arguments: [String]) throws -> ProgramOutcome {
+        try runProgram(Binaries.inetd, arguments)
     }
 
     @Test func binaryDoesNotLinkFoundation() throws {

@@ -804,6 +804,17 @@ struct ConfigFuzzTests {
     static let checkTimeLimit = 5.0
 
     /// INETD_FUZZ_KEEP=DIR keeps every generated file there, to look at.
+    /// Writes one generated file, and a copy where INETD_FUZZ_KEEP asks;
+    /// false, logged, when it cannot be written.
+    static func write(_ bytes: [UInt8], to path: String, index: Int, log: FailureLog) -> Bool {
+        keepIfAsked(bytes, name: (path as NSString).lastPathComponent)
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+            log.add("file \(index): cannot write \(path)")
+            return false
+        }
+        return true
+    }
+
     static func keepIfAsked(_ bytes: [UInt8], name: String) {
         guard let directory = ProcessInfo.processInfo.environment["INETD_FUZZ_KEEP"] else { return }
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -823,6 +834,36 @@ struct ConfigFuzzTests {
         text.count > 600 ? String(text.prefix(600)) + "... (\(text.utf8.count) bytes)" : text
     }
 
+    /// The grammar on the binary users run: the release build under test
+    /// (INETD_BINARY, as CI sets it) must say exactly what the debug build,
+    /// on which the parser's unit tests run, says of the real lines, every
+    /// regression input and 500 mutated files: the same listing, the same
+    /// diagnostics, the same exit.
+    @Test("the binary under test agrees with the debug build on every line of grammar",
+          .enabled(if: Binaries.inetd != Binaries.directory + "/inetd", "INETD_BINARY names another build"))
+    func releaseAgreesWithDebug() async throws {
+        let directory = TemporaryDirectory()
+        let fuzzer = ConfigFuzzer(seed: Self.seed)
+        var files = [directory.write("real.conf", FuzzCorpus.all.joined(separator: "\n") + "\n")]
+        files += RegressionInputTests.inputs.map { RegressionInputTests.directory + "/" + $0 }
+        for index in 0..<500 {
+            let path = directory.path + "/agree-\(index).conf"
+            _ = FileManager.default.createFile(atPath: path, contents: Data(fuzzer.file(index: index)))
+            files.append(path)
+        }
+        let debug = Binaries.directory + "/inetd", tested = Binaries.inetd, all = files
+        let disagreements = await ChildRunner.offPool { () -> [String] in
+            all.compactMap { path in
+                let a = ChildRunner.run([debug, "--check", path], timeout: Self.checkTimeLimit)
+                let b = ChildRunner.run([tested, "--check", path], timeout: Self.checkTimeLimit)
+                guard a.status != b.status || a.stdout != b.stdout || a.stderr != b.stderr else { return nil }
+                return "\(path): debug \(a.statusDescription), tested \(b.statusDescription)\n"
+                    + Self.excerpt(a.stderrText) + "\n--- vs ---\n" + Self.excerpt(b.stderrText)
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.count) files: \(disagreements.prefix(3).joined(separator: "\n"))")
+    }
+
     @Test("--check on 2,000 mutated files: exit 0 or 1, within 5 s, FILE:LINE: for every exit 1")
     func checkMutatedFiles() async throws {
         let seed = Self.seed, count = Self.fileCount, binary = Binaries.inetd
@@ -837,11 +878,7 @@ struct ConfigFuzzTests {
                 let loopback = index % ConfigFuzzer.loopbackEvery == 0
                 let bytes = fuzzer.file(index: index, loopbackDirectory: loopback ? dir : nil)
                 let path = dir + "/fuzz-\(index).conf"
-                Self.keepIfAsked(bytes, name: "fuzz-\(index).conf")
-                guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-                    log.add("file \(index): cannot write \(path)")
-                    return
-                }
+                guard Self.write(bytes, to: path, index: index, log: log) else { return }
                 let outcome = ChildRunner.run([binary, "--check", path], timeout: Self.checkTimeLimit)
                 log.count("checked")
                 log.maximum("seconds", outcome.seconds)
@@ -886,11 +923,7 @@ struct ConfigFuzzTests {
                 let index = indices[k]
                 let bytes = fuzzer.file(index: index, loopbackDirectory: dir)
                 let path = dir + "/daemon-\(index).conf"
-                Self.keepIfAsked(bytes, name: "daemon-\(index).conf")
-                guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-                    log.add("file \(index): cannot write \(path)")
-                    return
-                }
+                guard Self.write(bytes, to: path, index: index, log: log) else { return }
                 // Safety net: bind nothing that --check does not list as
                 // loopback or as a path in this test's directory.
                 let check = ChildRunner.run([binary, "--check", path], timeout: Self.checkTimeLimit)

@@ -212,5 +212,29 @@ func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?
     return body(pointers)
 }
 
+/// How a program that ran to its end ended, and all it wrote.
+struct ProgramOutcome {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `path` with `arguments` and waits for it, reading both outputs.
+func runProgram(_ path: String, _ arguments: [String]) throws -> ProgramOutcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ProgramOutcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                          stderr: String(decoding: stderr, as: UTF8.self))
+}
+
 /// Exit code of a raw wait status, or nil when killed by a signal.
 func exitCode(_ status: CInt) -> CInt? { status & 0x7F == 0 ? (status >> 8) & 0xFF : nil }

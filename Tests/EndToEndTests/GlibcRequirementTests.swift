@@ -93,20 +93,9 @@ private func objdump(_ arguments: [String]) throws -> String {
     guard let path else {
         throw HarnessError("objdump not found in PATH: install binutils (apt-get install binutils) to run GlibcRequirementTests")
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw HarnessError("objdump \(arguments.joined(separator: " ")) exited \(process.terminationStatus): "
-                           + String(decoding: stderr, as: UTF8.self))
+    let outcome = try runProgram(path, arguments)
+    guard outcome.status == 0 else {
+        throw HarnessError("objdump \(arguments.joined(separator: " ")) exited \(outcome.status): \(outcome.stderr)")
     }
-    return String(decoding: stdout, as: UTF8.self)
+    return outcome.stdout
 }
