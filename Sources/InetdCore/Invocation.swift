@@ -12,9 +12,24 @@ public struct Invocation: Equatable {
         usage: inetd [-d] [--check] [--notify-fd N] [--version] [--help] [CONFIG]
           -d             log one line per connection and per handler exit
           --check        parse CONFIG, resolve names, print the service table; bind nothing
-          --notify-fd N  write a newline to fd N once every socket that can be bound is bound
+          --notify-fd N  write a newline to fd N (3 or more) once every socket that can be
+                         bound is bound, then close it
           CONFIG         the configuration file (default /etc/inetd.conf)
         """
+
+    /// --notify-fd takes 3 and above: inetd closes the descriptor after the
+    /// newline, and a closed 0, 1 or 2 would be where the next connection
+    /// lands (a client then reading inetd's log on fd 2).
+    public static let lowestNotifyFD: Int32 = 3
+
+    /// What `parse` leaves to the caller: a usage error in the values of
+    /// options that parsed. nil when there is none.
+    public var usageProblem: UsageError? {
+        if let fd = notifyFD, fd < Self.lowestNotifyFD {
+            return UsageError(description: "--notify-fd \(fd): must be \(Self.lowestNotifyFD) or more (0, 1 and 2 are stdin, stdout and stderr)")
+        }
+        return nil
+    }
 
     public struct UsageError: Error, Equatable, CustomStringConvertible {
         public var description: String

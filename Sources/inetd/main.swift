@@ -7,6 +7,10 @@ ensureStandardDescriptors()
 let invocation: Invocation
 switch Invocation.parse(Array(CommandLine.arguments.dropFirst())) {
 case .success(let parsed):
+    if let problem = parsed.usageProblem {
+        writeStandardError("inetd: \(problem)\n\(Invocation.usage)\n")
+        exit(2)
+    }
     invocation = parsed
 case .failure(let error):
     writeStandardError("inetd: \(error)\n\(Invocation.usage)\n")

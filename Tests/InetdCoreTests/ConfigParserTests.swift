@@ -926,6 +926,33 @@ struct ResolverTests {
             == ["/etc/inetd.conf:1: unix socket path '\(long)' is longer than 107 bytes"])
     }
 
+    @Test("on one TCP port, an address and the wildcard of its family cannot both listen; UDP can")
+    func wildcardBesideAddress() {
+        let result = resolve("""
+            127.0.0.1:7007 stream tcp nowait root /bin/cat cat
+            [::]:7007 stream tcp6 nowait root /bin/cat cat
+            [::]:7008 stream tcp46 nowait root /bin/cat cat
+            127.0.0.1:7008 stream tcp4 nowait root /bin/cat cat
+            [::1]:7009 stream tcp6 nowait root /bin/cat cat
+            *:7009 stream tcp nowait root /bin/cat cat
+            127.0.0.1:7010 dgram udp wait root /bin/cat cat
+            *:7010 dgram udp wait root /bin/cat cat
+            """)
+        #expect(result.messages == [
+            "/etc/inetd.conf:4: 127.0.0.1:7008/tcp4 cannot listen beside [::]:7008 of line 3: on one TCP port, a wildcard and an address exclude each other",
+            "/etc/inetd.conf:6: [::]:7009/tcp6 cannot listen beside [::1]:7009 of line 5: on one TCP port, a wildcard and an address exclude each other",
+        ])
+        #expect(result.services.map(\.entry.line) == [1, 2, 3, 5, 7, 8], "IPv4 and IPv6 apart, and UDP, are fine")
+    }
+
+    @Test("an argument exec cannot take is an error on its line")
+    func argumentTooLong() {
+        let long = String(repeating: "a", count: 131_072)
+        #expect(failure("7007 stream tcp nowait root /bin/cat cat \(long)")
+            == "/etc/inetd.conf:1: argv[1] is 131072 bytes: exec takes at most 131071 per string")
+        #expect(entry("7007 stream tcp nowait root /bin/cat cat \(long.dropLast())") != nil)
+    }
+
     @Test("the same address, port and protocol twice: the second line is the error")
     func duplicates() {
         let result = resolve("""
@@ -934,8 +961,11 @@ struct ResolverTests {
             7 dgram udp wait root /bin/cat cat
             127.0.0.1:7 stream tcp nowait root /bin/cat cat
             """)
-        #expect(result.messages == ["/etc/inetd.conf:2: 0.0.0.0:7/tcp4 is already claimed by line 1"])
-        #expect(result.services.map(\.entry.line) == [1, 3, 4])
+        #expect(result.messages == [
+            "/etc/inetd.conf:2: 0.0.0.0:7/tcp4 is already claimed by line 1",
+            "/etc/inetd.conf:4: 127.0.0.1:7/tcp4 cannot listen beside 0.0.0.0:7 of line 1: on one TCP port, a wildcard and an address exclude each other",
+        ])
+        #expect(result.services.map(\.entry.line) == [1, 3])
 
         let unix = resolve("""
             /run/x.sock stream unix nowait root /bin/cat cat

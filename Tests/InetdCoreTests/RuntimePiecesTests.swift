@@ -101,6 +101,6 @@ import Testing
         #expect(try readWholeFile(path) == text)
         // procfs reports size 0: read in chunks until end of file.
         #expect(try readWholeFile("/proc/self/status").hasPrefix("Name:"))
-        #expect(throws: SystemError.self) { try readWholeFile(path + ".missing") }
+        #expect(throws: FileReadError.self) { try readWholeFile(path + ".missing") }
     }
 }

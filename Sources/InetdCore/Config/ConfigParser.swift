@@ -373,9 +373,18 @@ public struct ConfigParser {
             return
         }
         guard field.hasPrefix("/") else { throw fail("server program '\(field)' is not an absolute path or 'internal'") }
+        // execve fails with E2BIG on any one string past the kernel's
+        // MAX_ARG_STRLEN (32 pages: 131,072 bytes with its NUL).
+        for (index, text) in ([field] + arguments).enumerated() where text.utf8.count >= Self.maxArgumentBytes {
+            throw fail("\(index == 0 ? "the program path" : "argv[\(index - 1)]") is \(text.utf8.count) bytes: "
+                       + "exec takes at most \(Self.maxArgumentBytes - 1) per string")
+        }
         entry.program = .path(field)
         entry.arguments = arguments.isEmpty ? [String(field.split(separator: "/").last ?? Substring(field))] : arguments
     }
+
+    /// MAX_ARG_STRLEN on Linux: the longest string execve takes, with its NUL.
+    static let maxArgumentBytes = 131_072
 
     func validate(_ entry: ServiceEntry) throws(Failure) {
         let unix = entry.transport.kind == .unix

@@ -38,6 +38,7 @@ public struct ServiceResolver {
         var diagnostics: [Diagnostic] = []
         var claimed: [Claim: Int] = [:]
         claimed.reserveCapacity(entries.count)
+        var listening = ListeningPorts()
         for (entry, result) in zip(entries, found) {
             do throws(ConfigParser.Failure) {
                 let service = try result.get()
@@ -52,6 +53,14 @@ public struct ServiceResolver {
                         throw .init(text: "\(endpoint) takes IPv4 too, and \(ipv4.address) is already claimed by line \(line)")
                     }
                 }
+                var lineListens = listening
+                for endpoint in service.endpoints {
+                    if let clash = lineListens.add(endpoint, line: entry.line) {
+                        throw .init(text: "\(endpoint) cannot listen beside \(clash.address) of line \(clash.line): "
+                                    + "on one TCP port, a wildcard and an address exclude each other")
+                    }
+                }
+                listening = lineListens
                 for endpoint in service.endpoints {
                     claimed[Claim(endpoint)] = entry.line
                     if let ipv4 = Claim.impliedIPv4(of: endpoint) { claimed[ipv4] = entry.line }
@@ -95,6 +104,39 @@ public struct ServiceResolver {
         static func impliedIPv4(of endpoint: Endpoint) -> Claim? {
             guard endpoint.address.family == .inet6, endpoint.address.isWildcard, !endpoint.ipv6Only else { return nil }
             return Claim(kind: endpoint.kind, address: .anyIPv4(port: endpoint.address.port))
+        }
+    }
+
+    /// TCP listeners by family and port. Linux refuses to bind an address
+    /// and the wildcard of its family on one port while either listens, even
+    /// with SO_REUSEADDR (UDP allows it): such a pair would retry its bind
+    /// every 60 s for ever, so it is an error on the second line.
+    struct ListeningPorts {
+        struct Key: Hashable {
+            var ipv6: Bool
+            var port: UInt16
+        }
+        var wildcards: [Key: (address: SocketAddress, line: Int)] = [:]
+        var addresses: [Key: (address: SocketAddress, line: Int)] = [:]
+
+        /// Records `endpoint`; returns what it clashes with, if anything.
+        mutating func add(_ endpoint: Endpoint, line: Int) -> (address: SocketAddress, line: Int)? {
+            guard endpoint.kind == .tcp else { return nil }
+            let address = endpoint.address
+            var keys = [Key(ipv6: address.family == .inet6, port: address.port)]
+            // A dual-stack wildcard listens on the IPv4 wildcard too.
+            if address.isWildcard, address.family == .inet6, !endpoint.ipv6Only { keys.append(Key(ipv6: false, port: address.port)) }
+            for key in keys {
+                if let clash = address.isWildcard ? addresses[key] : wildcards[key] { return clash }
+            }
+            for key in keys {
+                if address.isWildcard {
+                    wildcards[key] = wildcards[key] ?? (address, line)
+                } else {
+                    addresses[key] = addresses[key] ?? (address, line)
+                }
+            }
+            return nil
         }
     }
 

@@ -7,7 +7,8 @@ public func runCheck(configPath: String) -> Int32 {
     do {
         configuration = try LoadedConfiguration.load(path: configPath, lookup: SystemLookup())
     } catch {
-        writeStandardError("inetd: cannot read \(configPath): \(error)\n")
+        // `FILE: message`, as the per-line `FILE:LINE: message` errors.
+        writeStandardError("\(configPath): \(error)\n")
         return 1
     }
     writeStandardOutput(NormalizedTable.render(configuration.services, file: configPath))
@@ -37,8 +38,11 @@ public func ensureStandardDescriptors() {
     }
 }
 
-/// Validates the --notify-fd descriptor and makes it close-on-exec.
+/// Validates the --notify-fd descriptor and makes it close-on-exec: nil
+/// when it is one of 0, 1 and 2 (closing it at readiness would let the next
+/// connection land there) or not open. Whether it can be written is checked
+/// at readiness, where a failure is a warning (`Readiness.ready`).
 public func adoptNotifyFD(_ raw: CInt) -> FileDescriptor? {
-    guard fcntl(raw, F_SETFD, FD_CLOEXEC) == 0 else { return nil }
+    guard raw >= Invocation.lowestNotifyFD, fcntl(raw, F_SETFD, FD_CLOEXEC) == 0 else { return nil }
     return FileDescriptor(rawValue: raw)
 }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A configuration file read, parsed and resolved.
 public struct LoadedConfiguration {
     public var services: [Service]
@@ -8,17 +10,18 @@ public struct LoadedConfiguration {
     public var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
 
     /// Reads `path` and turns it into services. Throws only when the file
-    /// cannot be read; bad lines become diagnostics.
+    /// cannot be read or is not a regular file of at most 16 MiB
+    /// (`readWholeFile`); bad lines become diagnostics.
     /// With `lookUpGroups` false, supplementary groups are left for
     /// `lookUpGroups(_:lookup:)`.
     public static func load(path: String, lookup: any NameLookup,
-                            lookUpGroups: Bool = true) throws(SystemError) -> LoadedConfiguration {
+                            lookUpGroups: Bool = true) throws(FileReadError) -> LoadedConfiguration {
         let parsed = ConfigParser(file: path).parse(try readWholeFile(path))
         let resolver = ServiceResolver(file: path, lookup: CachedLookup(lookup), lookUpGroups: lookUpGroups)
         let resolved = resolver.resolve(parsed.entries)
         var diagnostics = parsed.diagnostics + resolved.diagnostics
         for service in resolved.services {
-            for message in notInForce(service.entry) {
+            for message in notInForce(service.entry) + [programProblem(service)].compactMap({ $0 }) {
                 diagnostics.append(Diagnostic(file: path, line: service.entry.line, message: message, severity: .warning))
             }
         }
@@ -61,6 +64,25 @@ public struct LoadedConfiguration {
         if entry.options.timeoutSeconds != nil, !builtin { warn("timeout=", "handlers run until they exit") }
         if entry.options.proxy { warn("proxy", "no PROXY header is read; the handler gets it as data") }
         return messages
+    }
+
+    /// Why the handler's program cannot be run now, as far as stat(2) tells:
+    /// a warning, not an error, since it may be installed later.
+    static func programProblem(_ service: Service) -> String? {
+        guard case .path(let program) = service.entry.program else { return nil }
+        let status: FileStatus
+        do {
+            status = try FileStatus.of(program)
+        } catch {
+            return error.errno == ENOENT ? "program \(program) does not exist (yet)" : "program \(program): \(error)"
+        }
+        guard status.isRegularFile else { return "program \(program) is not a regular file" }
+        let me = currentIdentity()
+        let uid = service.identity?.uid ?? me.uid, gid = service.identity?.gid ?? me.gid
+        guard status.executable(uid: uid, gid: gid, groups: service.identity?.groups ?? []) else {
+            return "program \(program) is not executable by uid \(uid)"
+        }
+        return nil
     }
 
     /// Valid lines this version parses but does not serve yet; nil when served.

@@ -3,11 +3,19 @@ import _InetdSystem
 
 /// Tells the supervisor how the daemon stands: a newline on the s6
 /// notification fd once, and sd_notify datagrams when NOTIFY_SOCKET is set.
+///
+/// Nothing here may stop or slow the daemon: a notification that cannot be
+/// delivered at once is dropped and logged, never waited for.
 struct Readiness {
     private var notifyFD: FileDescriptor?
     private let notifySocket: String?
     private let log: Log
+    /// Whether the last datagram failed: one warning per run of failures,
+    /// and one line when delivery works again.
+    private let socketState = NotifySocketState()
 
+    /// Reads NOTIFY_SOCKET; the daemon builds the handlers' environment
+    /// without it (`inheritableEnvironment`).
     init(notifyFD: FileDescriptor?, log: Log) {
         self.notifyFD = notifyFD
         self.log = log
@@ -21,16 +29,28 @@ struct Readiness {
     /// Every socket that can be bound is bound.
     mutating func ready() {
         if let fd = notifyFD {
-            var newline: UInt8 = 0x0A
-            do {
-                try withUnsafeBytes(of: &newline) { (raw) throws(SystemError) in try fd.writeAll(raw) }
-            } catch {
-                log.warn("notify_failed", ("error", "\(error)"))
-            }
-            fd.close()
             notifyFD = nil
+            writeNewline(fd)
+            fd.close()
         }
         send("READY=1")
+    }
+
+    /// The s6 newline on the --notify-fd descriptor. The descriptor came from
+    /// the user: one not open for writing is reported here, not written to
+    /// (the syscall seam treats EBADF as a bug); any other failure (EPIPE,
+    /// EAGAIN on a full non-blocking pipe) is a warning too.
+    private func writeNewline(_ fd: FileDescriptor) {
+        do throws(SystemError) {
+            guard try fd.isOpenForWriting() else {
+                log.warn("notify_failed", ("fd", "\(fd.rawValue)"), ("error", "not open for writing"))
+                return
+            }
+            var newline: UInt8 = 0x0A
+            try withUnsafeBytes(of: &newline) { (raw) throws(SystemError) in try fd.writeAll(raw) }
+        } catch {
+            log.warn("notify_failed", ("fd", "\(fd.rawValue)"), ("error", "\(error)"))
+        }
     }
 
     func reloading() { send("RELOADING=1\nMONOTONIC_USEC=\(monotonicMicroseconds())") }
@@ -38,14 +58,19 @@ struct Readiness {
     func stopping() { send("STOPPING=1") }
 
     /// One datagram to $NOTIFY_SOCKET (a path, or `@name` for the abstract
-    /// namespace), as sd_notify(3) sends it.
+    /// namespace), as sd_notify(3) sends it, but with MSG_DONTWAIT: a
+    /// listener that does not read fills its queue (max_dgram_qlen, 10 by
+    /// default) and a blocking sendto would then hang the daemon.
     private func send(_ message: String) {
         guard let path = notifySocket, !path.isEmpty else { return }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         var bytes = Array(path.utf8)
         if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return }
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            failed(path, "path too long")
+            return
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
         let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes[0] == 0 ? 0 : 1))
         do {
@@ -54,11 +79,32 @@ struct Readiness {
             let payload = Array(message.utf8)
             _ = try withUnsafePointer(to: &address) { (p) throws(SystemError) -> Int in
                 try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) -> Int in
-                    try syscall("sendto") { sendto(fd.rawValue, payload, payload.count, CInt(MSG_NOSIGNAL), sa, length) }
+                    try syscall("sendto") {
+                        sendto(fd.rawValue, payload, payload.count, CInt(MSG_NOSIGNAL | MSG_DONTWAIT), sa, length)
+                    }
                 }
             }
         } catch {
-            log.warn("notify_failed", ("socket", path), ("error", "\(error)"))
+            failed(path, "\(error)")
+            return
+        }
+        if socketState.failing {
+            socketState.failing = false
+            log.info("notify_recovered", ("socket", path))
         }
     }
+
+    /// Logs the first failure of a run; later ones until a success are
+    /// dropped silently, so a stuck supervisor cannot flood the log.
+    private func failed(_ path: String, _ error: String) {
+        guard !socketState.failing else { return }
+        socketState.failing = true
+        log.warn("notify_failed", ("socket", path), ("error", error),
+                 ("action", "notifications dropped until one gets through"))
+    }
+}
+
+/// Readiness's mutable part, shared by its non-mutating senders.
+private final class NotifySocketState {
+    var failing = false
 }

@@ -26,17 +26,28 @@ public struct SpawnError: Error, CustomStringConvertible {
     public var description: String { "\(stepName): \(errnoText(errno)) (errno \(errno))" }
 }
 
-/// inetd's environment as handlers inherit it: without NOTIFY_SOCKET and any
-/// LISTEN_* (those were meant for inetd, not for its children).
+/// inetd's environment as handlers inherit it: without the names inetd sets
+/// for a handler itself (PROTO, TCP*, UNIX*, LISTEN_*) and without
+/// NOTIFY_SOCKET (meant for inetd, which reads it before this runs). An
+/// inherited `TCPREMOTEIP=10.6.6.6` would otherwise come first in envp, and
+/// getenv(3) would return it instead of the real peer.
 public func inheritableEnvironment() -> [String] {
     var result: [String] = []
     guard var cursor = inetd_environ() else { return result }
     while let entry = cursor.pointee {
         let text = String(cString: entry)
-        if !text.hasPrefix("NOTIFY_SOCKET="), !text.hasPrefix("LISTEN_") { result.append(text) }
+        if !isSetForHandlers(text) { result.append(text) }
         cursor += 1
     }
     return result
+}
+
+/// True when `entry` (`NAME=value`, or a bare `NAME`) names a variable that
+/// inetd sets, or withholds, for its handlers.
+func isSetForHandlers(_ entry: String) -> Bool {
+    let name = entry.firstIndex(of: "=").map { entry[..<$0] } ?? entry[...]
+    return name == "PROTO" || name == "NOTIFY_SOCKET"
+        || name.hasPrefix("TCP") || name.hasPrefix("UNIX") || name.hasPrefix("LISTEN_")
 }
 
 /// The environment every handler starts from, as C strings made once, and

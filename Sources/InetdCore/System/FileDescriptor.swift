@@ -42,24 +42,62 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable, CustomString
         try syscall("read") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
     }
 
+    /// Whether the descriptor's open file description allows write(2): its
+    /// access mode is O_WRONLY or O_RDWR (an O_PATH handle has neither).
+    /// Lets a descriptor handed in by the user be checked before a write,
+    /// whose EBADF the syscall seam treats as a bug. C: `fcntl(2)` F_GETFL.
+    public func isOpenForWriting() throws(SystemError) -> Bool {
+        let flags = try syscall("fcntl") { fcntl(rawValue, F_GETFL) }
+        let mode = flags & O_ACCMODE
+        return mode == O_WRONLY || mode == O_RDWR
+    }
+
     /// Opens a path close-on-exec. C equivalent: `open(2)` with O_CLOEXEC.
     static func open(_ path: String, _ flags: CInt, mode: mode_t = 0) throws(SystemError) -> FileDescriptor {
         FileDescriptor(rawValue: try syscall("open") { Glibc.open(path, flags | O_CLOEXEC, mode) })
     }
 }
 
-/// Reads a whole file as UTF-8 text (invalid bytes repaired, as
-/// `String(decoding:)` does). C: `open(2)`, `fstat(2)`, `read(2)`; the error
-/// names the failing call.
-public func readWholeFile(_ path: String) throws(SystemError) -> String {
-    let fd = try FileDescriptor.open(path, O_RDONLY)
+/// Why a file could not be read: a failed call, or a file that is not one
+/// inetd reads (a FIFO, a device, a directory, or one too large).
+public enum FileReadError: Error, Equatable, CustomStringConvertible, Sendable {
+    case system(SystemError)
+    case notRegularFile
+    case tooLarge(limit: Int)
+
+    public var description: String {
+        switch self {
+        case .system(let error): return "\(error)"
+        case .notRegularFile: return "not a regular file"
+        case .tooLarge(let limit): return "larger than \(limit >> 20) MiB"
+        }
+    }
+}
+
+/// The largest file `readWholeFile` reads by default: 16 MiB.
+public let readWholeFileLimit = 16 << 20
+
+/// Reads a whole regular file as UTF-8 text (invalid bytes repaired, as
+/// `String(decoding:)` does). C: `open(2)` with O_NONBLOCK, `fstat(2)`,
+/// `read(2)`; a failed call's error names it.
+///
+/// The file is opened O_NONBLOCK so that a FIFO put in its place does not
+/// block the open (nor the daemon's loop); anything but a regular file is
+/// refused after fstat, before a byte is read (a FIFO, /dev/zero, a
+/// directory), and so is a file of more than `limit` bytes, whether fstat
+/// says so or the file grows while read. O_NONBLOCK has no effect on a
+/// regular file's reads, so it is left set.
+public func readWholeFile(_ path: String, limit: Int = readWholeFileLimit) throws(FileReadError) -> String {
+    let fd = try checked { () throws(SystemError) in try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK) }
     defer { fd.close() }
+    var info = stat()
+    _ = try checked { () throws(SystemError) in try syscall("fstat") { fstat(fd.rawValue, &info) } }
+    guard info.st_mode & S_IFMT == S_IFREG else { throw .notRegularFile }
+    guard info.st_size <= limit else { throw .tooLarge(limit: limit) }
     // Read straight into the string's storage: one buffer, no copies. The
     // size is fstat(2)'s plus one byte, so a full buffer means the file grew
-    // while read; then it is read again in chunks.
-    var info = stat()
-    _ = try syscall("fstat") { fstat(fd.rawValue, &info) }
-    let expected = info.st_mode & S_IFMT == S_IFREG ? Int(info.st_size) : 0
+    // while read; then it is read again in chunks, up to `limit`.
+    let expected = Int(info.st_size)
     if expected > 0 {
         var failure: SystemError?
         var complete = false
@@ -76,16 +114,22 @@ public func readWholeFile(_ path: String) throws(SystemError) -> String {
             }
             return count
         }
-        if let failure { throw failure }
+        if let failure { throw .system(failure) }
         if complete { return text }
-        _ = try syscall("lseek") { lseek(fd.rawValue, 0, SEEK_SET) }
+        _ = try checked { () throws(SystemError) in try syscall("lseek") { lseek(fd.rawValue, 0, SEEK_SET) } }
     }
     var bytes: [UInt8] = []
     let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
     defer { chunk.deallocate() }
     while true {
-        let got = try fd.read(into: chunk)
+        let got = try checked { () throws(SystemError) in try fd.read(into: chunk) }
         if got == 0 { return String(decoding: bytes, as: UTF8.self) }
+        guard bytes.count + got <= limit else { throw .tooLarge(limit: limit) }
         bytes.append(contentsOf: chunk[0..<got])
     }
+}
+
+/// Runs `body`, turning its SystemError into a FileReadError.
+private func checked<T>(_ body: () throws(SystemError) -> T) throws(FileReadError) -> T {
+    do { return try body() } catch { throw .system(error) }
 }
