@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,6 +102,19 @@ CHILD_SIDE static void write_listen_pid(char *slot, int capacity) {
     slot[at] = '\0';
 }
 
+/// The descriptor limit handlers get: inetd raises its own soft limit to the
+/// hard one, but a handler using select(2) breaks on descriptors past 1024,
+/// so it starts with the soft limit inetd was given (OpenBSD and FreeBSD do
+/// the same). Set once at start-up, read by every child.
+static struct rlimit handler_nofile;
+static int handler_nofile_set;
+
+void inetd_spawn_set_handler_nofile(unsigned long soft, unsigned long hard) {
+    handler_nofile.rlim_cur = soft;
+    handler_nofile.rlim_max = hard;
+    handler_nofile_set = 1;
+}
+
 CHILD_SIDE static int child(void *arg) {
     struct spawn_context *ctx = arg;
     const struct inetd_spawn_req *req = ctx->req;
@@ -139,6 +153,7 @@ CHILD_SIDE static int child(void *arg) {
         if (req->uid != 0 && syscall(SYS_setuid, 0) == 0) { errno = EPERM; child_fail(ctx, INETD_STEP_VERIFY); }
     }
 
+    if (handler_nofile_set && setrlimit(RLIMIT_NOFILE, &handler_nofile) < 0) child_fail(ctx, INETD_STEP_RLIMIT);
     if (cloexec_from(n) < 0) child_fail(ctx, INETD_STEP_CLOSE);
     if (req->listen_pid_entry) write_listen_pid(req->listen_pid_entry, req->listen_pid_capacity);
 

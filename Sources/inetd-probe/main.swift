@@ -67,6 +67,9 @@ func report(fds: [CInt]) -> String {
     lines.append("umask=\(statusField("Umask"))")
     lines.append("sigblk=\(statusField("SigBlk"))")
     lines.append("sigign=\(statusField("SigIgn"))")
+    var nofile = rlimit()
+    getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &nofile)
+    lines.append("nofile=\(nofile.rlim_cur)/\(nofile.rlim_max)")
     lines.append("fds=\(fds.map(String.init).joined(separator: ","))")
     for fd in fds { lines.append("fd.\(fd)=\(describe(fd))") }
     for (i, arg) in CommandLine.arguments.enumerated() { lines.append("argv.\(i)=\(arg)") }

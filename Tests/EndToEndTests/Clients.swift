@@ -4,7 +4,9 @@ import Glibc
 /// A port free on 127.0.0.1 and ::1 for both TCP and UDP when asked.
 func freePort() throws -> UInt16 {
     for _ in 0..<50 {
-        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: an inetd another test starts meanwhile must not
+        // inherit the probe socket and hold the port.
+        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -21,7 +23,7 @@ func freePort() throws -> UInt16 {
 private func portIsFree(_ port: UInt16) -> Bool {
     for (family, type, host) in [(AF_INET, SOCK_DGRAM, "127.0.0.1"), (AF_INET6, SOCK_STREAM, "::1"), (AF_INET6, SOCK_DGRAM, "::1")] {
         guard let address = makeAddress(host, port) else { return false }
-        let fd = socket(family, CInt(type.rawValue), 0)
+        let fd = socket(family, CInt(type.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         let ok = address.withUnsafeBytes { raw in
             bind(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count)) == 0

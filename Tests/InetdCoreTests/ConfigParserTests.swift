@@ -924,6 +924,11 @@ struct ResolverTests {
         let long = "/" + String(repeating: "x", count: 120)
         #expect(resolve("\(long) stream unix nowait root /bin/cat cat").messages
             == ["/etc/inetd.conf:1: unix socket path '\(long)' is longer than 107 bytes"])
+        // owner= binds PATH.inetd-PID-N first: that name must fit too.
+        let near = "/" + String(repeating: "x", count: 95)
+        #expect(resolve("\(near) stream unix nowait root /bin/cat cat").messages.isEmpty)
+        #expect(resolve("\(near) stream unix nowait,owner=root root /bin/cat cat").messages
+            == ["/etc/inetd.conf:1: unix socket path '\(near)' is longer than 90 bytes: with owner=, inetd binds PATH.inetd-PID-N first, and that name must fit in 107"])
     }
 
     @Test("on one TCP port, an address and the wildcard of its family cannot both listen; UDP can")

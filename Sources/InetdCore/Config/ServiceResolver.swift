@@ -142,10 +142,22 @@ public struct ServiceResolver {
 
     // MARK: - Endpoints
 
+    /// sun_path holds 108 bytes with the NUL.
+    static let longestUnixPath = 107
+    /// `owner=` binds at `PATH.inetd-PID-N` before linking PATH
+    /// (SocketBinder.bindTemporary): the longest such suffix, with pid_max's
+    /// 7 digits and N up to 99.
+    static let temporarySuffixBytes = ".inetd-4194304-99".utf8.count
+
     func endpoints(for entry: ServiceEntry) throws(ConfigParser.Failure) -> [Endpoint] {
         if entry.transport.kind == .unix {
             guard let address = SocketAddress(unixPath: entry.service) else {
                 throw .init(text: "unix socket path '\(entry.service)' is longer than 107 bytes")
+            }
+            let room = Self.longestUnixPath - Self.temporarySuffixBytes
+            if entry.options.ownerUser != nil, entry.service.utf8.count > room {
+                throw .init(text: "unix socket path '\(entry.service)' is longer than \(room) bytes: with owner=, "
+                            + "inetd binds PATH.inetd-PID-N first, and that name must fit in 107")
             }
             return [Endpoint(socketType: entry.socketType, kind: .unix, address: address, ipv6Only: false)]
         }

@@ -60,10 +60,26 @@ let chargenPattern: [UInt8] = {
 extension Daemon {
     static let connectionFlag: UInt64 = 0x8000_0000
     static let defaultBuiltinIdleSeconds = 60
+    /// Connections one listener may accept in one turn; the listener is
+    /// level-triggered, so the rest are taken next turn, after every other
+    /// ready event has had its share. Both budgets are a few hundred
+    /// microseconds of the loop's CPU: a spawn costs about 45 us
+    /// (docs/benchmarks.md) and waits for the child's exec (CLONE_VFORK),
+    /// a built-in accept about a tenth of that. One epoll_wait more per
+    /// budget is well under 1 % of what the connections themselves cost.
+    static let spawnAcceptBudget = 8
+    static let builtinAcceptBudget = 32
+    /// SO_SNDBUF and SO_RCVBUF of a built-in connection (the kernel doubles
+    /// it, to 64 KiB): what a client that never reads can pin in inetd's
+    /// socket. Not less: on loopback (64 KiB segments) a receive buffer cut
+    /// to 16 KiB under data already in flight stalled the sender on
+    /// zero-window probes (3 MB in 2 s instead of about 900 MB/s).
+    static let builtinSocketBuffer: CInt = 32 << 10
 
     // MARK: - TCP
 
-    /// Accepts every pending connection of a TCP built-in, up to the
+    /// Accepts the pending connections of a TCP built-in, at most
+    /// `builtinAcceptBudget` a turn (the rest next turn) and up to the
     /// service's concurrency cap; at the cap the socket leaves the loop and
     /// clients wait in the backlog.
     func acceptBuiltin(_ listener: Listener, _ kind: BuiltinKind) {
@@ -71,7 +87,9 @@ extension Daemon {
         let state = listener.state
         let cap = state.builtinCap
         var peer = PeerBuffer()
-        while listener.polled {
+        var budget = Self.builtinAcceptBudget
+        while listener.polled, budget > 0 {
+            budget -= 1
             if cap > 0, state.active >= cap {
                 unpoll(listener)
                 return
@@ -104,6 +122,7 @@ extension Daemon {
                                         now: monotonicMilliseconds())
         builtin.interest = (true, kind == .chargen)
         do {
+            try Socket.capBuffers(connection, bytes: Self.builtinSocketBuffer)
             try epoll.add(connection, token: token, write: builtin.interest.write)
         } catch {
             log.error("builtin_failed", ("service", state.label), ("error", "\(error)"))
@@ -143,7 +162,11 @@ extension Daemon {
         }
     }
 
-    /// Reads what is there; false when the connection failed.
+    /// Reads at most once per wake-up (echo: up to its free room; discard:
+    /// up to 64 KiB, more than its capped receive buffer holds), so that a
+    /// client that sends without pause cannot hold the loop: the socket is
+    /// level-triggered and the rest is read next turn. False when the
+    /// connection failed.
     func readInput(_ c: BuiltinConnection) -> Bool {
         if c.kind == .echo {
             let room = BuiltinConnection.bufferSize - c.pending
@@ -152,12 +175,9 @@ extension Daemon {
             if n > 0 { c.pending += n } else if n == 0 { c.inputClosed = true } else { return errno == EAGAIN || errno == EINTR }
             return true
         }
-        while true {
-            let n = recv(c.fd.rawValue, c.buffer.baseAddress!, BuiltinConnection.bufferSize, 0)
-            if n > 0 { continue }
-            if n == 0 { c.inputClosed = true }
-            return n == 0 || errno == EAGAIN || errno == EINTR
-        }
+        let n = recv(c.fd.rawValue, datagramBuffer.baseAddress!, datagramBuffer.count, 0)
+        if n == 0 { c.inputClosed = true }
+        return n >= 0 || errno == EAGAIN || errno == EINTR
     }
 
     func flushEcho(_ c: BuiltinConnection) -> Bool {
@@ -210,7 +230,9 @@ extension Daemon {
     // MARK: - UDP
 
     /// Answers the datagrams waiting on a UDP built-in, at most 64 a turn so
-    /// that a flood cannot hold the loop.
+    /// that a flood cannot hold the loop (a recvfrom and a sendto each, at
+    /// most 64 KiB: a few ms at worst; the receive queue holds only a few
+    /// datagrams that large).
     func answerDatagrams(_ listener: Listener, _ kind: BuiltinKind) {
         guard let fd = listener.fd else { return }
         let state = listener.state

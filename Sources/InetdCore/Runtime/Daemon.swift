@@ -32,6 +32,11 @@ public final class Daemon {
     /// Held open so that a connection can still be accepted and shed at
     /// EMFILE instead of being left to wake the loop again and again.
     var reserveFD: FileDescriptor?
+    /// RLIMIT_NOFILE after start-up raised the soft limit to the hard one.
+    var descriptorLimit: DescriptorLimit?
+    /// Descriptors that binding may still use, counted at the start of each
+    /// binding pass; nil when /proc/self/fd cannot be read.
+    var bindRoom: Int?
 
     /// Slot 0 is the signalfd; a listener's token names its slot.
     var listeners: [Listener?] = [nil]
@@ -56,6 +61,10 @@ public final class Daemon {
     /// The earliest `resumeAt` of any listener in back-off.
     var earliestResume: Int64?
     var stopDeadline: Int64?
+    /// Process groups of the wait handlers signalled at stop, until none of
+    /// their processes is left; checked again at `stopCheckAt`.
+    var stopGroups: [pid_t: String] = [:]
+    var stopCheckAt: Int64?
     var stopping = false
     var finished = false
     /// Ready events of one epoll_wait, handled after it returns.
@@ -64,6 +73,21 @@ public final class Daemon {
     public init(_ settings: Settings) throws(SystemError) {
         configPath = settings.configPath
         log = Log(verbose: settings.verbose)
+        // As OpenBSD's inetd: the soft descriptor limit (often 1024) up to
+        // the hard one, so that sockets, connections and reloads do not run
+        // out long before the system would let them.
+        do {
+            let (before, after) = try DescriptorLimit.raiseSoftToHard()
+            descriptorLimit = after
+            if before != after { inetd_spawn_set_handler_nofile(UInt(before.soft), UInt(before.hard)) }
+            if before != after, log.verbose {
+                log.debug("descriptor_limit", ("soft", "\(after.soft)"), ("hard", "\(after.hard)"),
+                          ("raised_from", "\(before.soft)"))
+            }
+        } catch {
+            log.warn("descriptor_limit", ("error", "\(error)"))
+            descriptorLimit = try? DescriptorLimit.current()
+        }
         signals = try SignalChannel()
         epoll = try Epoll()
         devNull = try FileDescriptor.open("/dev/null", O_RDWR)
@@ -104,6 +128,7 @@ public final class Daemon {
                 return 111
             }
         }
+        log.flushSummaries()
         log.info("stopped")
         return 0
     }
@@ -120,9 +145,10 @@ public final class Daemon {
 
     /// One epoll_wait and the work it brings.
     func turn() throws(SystemError) {
-        let timeout = millisecondsToNextTimer()
+        let timeout = log.timeout(millisecondsToNextTimer())
         ready.removeAll(keepingCapacity: true)
         try epoll.wait(timeout: timeout) { token, events in ready.append((token, events)) }
+        log.tick()
         for (token, events) in ready {
             if token == Self.signalToken {
                 try handleSignals()
@@ -170,11 +196,15 @@ public final class Daemon {
 
     // MARK: - Serving
 
-    /// nowait stream: accept until the backlog is empty, one handler each.
+    /// nowait stream: one handler for each pending connection, at most
+    /// `spawnAcceptBudget` a turn; the listener is level-triggered, so the
+    /// rest are taken next turn, after the other ready events.
     func acceptAll(_ listener: Listener) {
         guard let fd = listener.fd else { return }
         var peer = PeerBuffer()
-        while listener.polled {
+        var budget = Self.spawnAcceptBudget
+        while listener.polled, budget > 0 {
+            budget -= 1
             let accepted: Socket.Accepted
             do {
                 accepted = try Socket.accept(fd, peer: &peer)
@@ -206,8 +236,10 @@ public final class Daemon {
         var peer = PeerBuffer()
         if let fd = listener.fd, case .connection(let c)? = try? Socket.accept(fd, peer: &peer) {
             c.close()
-            log.error("connection_shed", ("service", listener.state.label), ("peer", peer.address().description),
-                      ("error", "\(error)"))
+            if log.admit(.error, "connection_shed", service: listener.state.label) {
+                log.error("connection_shed", ("service", listener.state.label), ("peer", peer.address().description),
+                          ("error", "\(error)"))
+            }
         }
         reserveFD = try? FileDescriptor.open("/dev/null", O_RDONLY)
     }
@@ -230,8 +262,10 @@ public final class Daemon {
             }
         case .failure(let error):
             state.execFailures += 1
-            log.error("spawn_failed", ("service", state.label), ("peer", peer.address().description),
-                      ("error", "\(error)"), ("action", "connection closed"))
+            if log.admit(.error, "spawn_failed", service: state.label) {
+                log.error("spawn_failed", ("service", state.label), ("peer", peer.address().description),
+                          ("error", "\(error)"), ("action", "connection closed"))
+            }
         }
     }
 
@@ -292,8 +326,10 @@ public final class Daemon {
             try? fd.setNonBlocking(true)
             dropPending(listener)
             backOff(listener, reason: "\(error)")
-            log.error("spawn_failed", ("service", state.label), ("error", "\(error)"),
-                      ("action", "pending input dropped, retry in \(listener.backoffMilliseconds) ms"))
+            if log.admit(.error, "spawn_failed", service: state.label) {
+                log.error("spawn_failed", ("service", state.label), ("error", "\(error)"),
+                          ("action", "pending input dropped, retry in \(listener.backoffMilliseconds) ms"))
+            }
         }
     }
 
@@ -313,7 +349,7 @@ public final class Daemon {
     func started(_ pid: pid_t, state: ServiceState, listener: Listener?) {
         state.spawned += 1
         state.active += 1
-        children[pid] = Child(state: state, listener: listener, started: monotonicMilliseconds())
+        children[pid] = Child(state: state, wait: state.wait, listener: listener, started: monotonicMilliseconds())
     }
 
     // MARK: - Polling

@@ -17,18 +17,26 @@ extension Daemon {
             guard let b else { return a }
             return min(a, b)
         }
-        return earlier(earlier(bindRetryAt, stopDeadline), earlier(earliestResume, idleCheckAt))
+        return earlier(earlier(earlier(bindRetryAt, stopDeadline), earlier(earliestResume, idleCheckAt)), stopCheckAt)
     }
 
     func runTimers() {
         guard let due = nextDeadline, monotonicMilliseconds() >= due else { return }
         let now = monotonicMilliseconds()
         if let at = stopDeadline, now >= at { killRemaining() }
+        if let at = stopCheckAt, now >= at {
+            stopCheckAt = nil
+            reapDuringStop()
+        }
         if stopping { return }
         if let at = idleCheckAt, now >= at { closeIdleConnections(now: now) }
         if let at = bindRetryAt, now >= at {
             bindRetryAt = nil
-            for listener in byEndpoint.values where listener.fd == nil { bind(listener) }
+            bindRoom = descriptorsForBinding()
+            // In file order, so that the same lines win as at start.
+            for endpoint in endpointOrder {
+                if let listener = byEndpoint[endpoint], listener.fd == nil { bind(listener) }
+            }
         }
         if let at = earliestResume, now >= at {
             earliestResume = nil
@@ -47,16 +55,32 @@ extension Daemon {
     /// SIGTERM, SIGINT: stop accepting, close every listener, ask wait
     /// handlers to stop (SIGTERM, then SIGKILL after 10 s) and leave nowait
     /// handlers to finish their connection.
+    ///
+    /// A wait handler is signalled with its whole process group: it is a
+    /// session leader (setsid), so its pid is the group's id, and what it
+    /// started in the background holds the listener too (on fd 0). Signalled
+    /// alone, such a child kept the port bound after inetd exited. inetd exits
+    /// once no process of those groups runs, or at the SIGKILL 10 s later.
     func beginStop(_ signal: Signal) {
         guard !stopping else { return }
         stopping = true
         readiness.stopping()
         log.info("stopping", ("signal", signal.name))
+        // Timers that no longer apply: left due, they would spin the loop.
+        bindRetryAt = nil
+        earliestResume = nil
+        idleCheckAt = nil
         for listener in Array(byEndpoint.values) { close(listener) }
         for case let c? in connections { finish(c) }
-        let waitHandlers = children.filter { $0.value.state.wait }.map(\.key)
-        for pid in waitHandlers { try? sendSignal(SIGTERM, to: pid) }
-        if waitHandlers.isEmpty {
+        for (pid, child) in children where child.wait {
+            stopGroups[pid] = child.state.label
+            do {
+                try signalProcessGroup(SIGTERM, pid)
+            } catch {
+                try? sendSignal(SIGTERM, to: pid)
+            }
+        }
+        if stopGroups.isEmpty {
             finished = true
         } else {
             stopDeadline = monotonicMilliseconds() + Self.stopGraceMilliseconds
@@ -64,15 +88,29 @@ extension Daemon {
         reapDuringStop()
     }
 
+    /// Done when no wait handler is left and no process of their groups
+    /// runs. Group members are not inetd's children (no SIGCHLD tells of
+    /// their end): looked at again every 100 ms.
     func reapDuringStop() {
         reap()
-        if stopping, !children.values.contains(where: { $0.state.wait }) { finished = true }
+        guard stopping, !children.values.contains(where: { $0.wait }) else { return }
+        for pgid in stopGroups.keys where !processGroupIsAlive(pgid) { stopGroups[pgid] = nil }
+        if stopGroups.isEmpty {
+            stopCheckAt = nil
+            finished = true
+        } else {
+            stopCheckAt = monotonicMilliseconds() + 100
+        }
     }
 
     func killRemaining() {
-        for (pid, child) in children where child.state.wait {
-            log.warn("kill", ("service", child.state.label), ("pid", "\(pid)"), ("reason", "no exit 10 s after SIGTERM"))
-            try? sendSignal(SIGKILL, to: pid)
+        for (pgid, label) in stopGroups where processGroupIsAlive(pgid) {
+            log.warn("kill", ("service", label), ("pgid", "\(pgid)"), ("reason", "no exit 10 s after SIGTERM"))
+            try? signalProcessGroup(SIGKILL, pgid)
+        }
+        stopGroups = [:]
+        for (pid, child) in children where child.wait {
+            try? sendSignal(SIGKILL, to: pid)  // had it left its group
             var status: CInt = 0
             _ = try? syscall("waitpid") { waitpid(pid, &status, 0) }
             children[pid] = nil

@@ -4,13 +4,24 @@ import Glibc
 ///
 /// Values are quoted when they hold blanks, quotes or `=`; control characters
 /// are escaped, so a hostile peer or file name cannot forge a line.
+///
+/// Writing never blocks the loop (`LogOutput`): a line the reader has no room
+/// for is dropped and counted, and the next line that gets through is
+/// preceded by `level=warn event=log_dropped lines=N`. Lines a client can
+/// cause at will go through `admit` first: one line per episode per service,
+/// then `repeated=N` summaries.
 public struct Log: Sendable {
     public enum Level: String, Sendable { case debug, info, warn, error }
 
     /// `-d`: one line per connection and per handler exit.
     public var verbose: Bool
+    /// Shared by every copy: the output, the drop count, the episodes.
+    let sink: LogSink
 
-    public init(verbose: Bool) { self.verbose = verbose }
+    public init(verbose: Bool) {
+        self.verbose = verbose
+        sink = LogSink(output: LogOutput.standardError())
+    }
 
     public func debug(_ event: String, _ fields: (String, String)...) {
         if verbose { write(.debug, event, fields) }
@@ -20,30 +31,57 @@ public struct Log: Sendable {
     public func error(_ event: String, _ fields: (String, String)...) { write(.error, event, fields) }
 
     public func write(_ level: Level, _ event: String, _ fields: [(String, String)]) {
-        // Built as bytes: String appends cost several times more, and a
-        // thousand services log a thousand lines at start.
-        var line: [UInt8] = []
-        line.reserveCapacity(160)
+        // Built as bytes in one buffer kept between lines: String appends
+        // cost several times more, and a thousand services log a thousand
+        // lines at start.
+        sink.line.removeAll(keepingCapacity: true)
+        Self.appendHead(level, event, to: &sink.line)
+        for (key, value) in fields {
+            sink.line.append(UInt8(ascii: " "))
+            sink.line.append(contentsOf: key.utf8)
+            sink.line.append(UInt8(ascii: "="))
+            Self.appendValue(value, to: &sink.line)
+        }
+        sink.line.append(UInt8(ascii: "\n"))
+        sink.emitLine()
+    }
+
+    /// Whether a line a client can cause (`spawn_failed`, `connection_shed`,
+    /// an abnormal `exit`) is logged now: the first of an episode for this
+    /// (event, service) is; the same line again within the episode is only
+    /// counted, and reported as `level=L event=E service=S repeated=N` when
+    /// its window ends: 1 s, doubling while the lines keep coming, up to 60 s.
+    /// A window with no line ends the episode. Call it before formatting.
+    public func admit(_ level: Level, _ event: String, service: String) -> Bool {
+        sink.admit(level, event, service: service, now: monotonicMilliseconds())
+    }
+
+    /// `timeout` (milliseconds, -1 for none) shortened to the next summary
+    /// or retry the log has to make.
+    public func timeout(_ timeout: CInt) -> CInt {
+        guard let due = sink.nextDue else { return timeout }
+        let wait = CInt(clamping: max(0, due - monotonicMilliseconds()))
+        return timeout < 0 ? wait : min(timeout, wait)
+    }
+
+    /// Summaries whose window has ended, and the drop notice once the reader
+    /// has room again. Cheap when nothing is due: call it every loop turn.
+    public func tick() {
+        guard let due = sink.nextDue else { return }
+        let now = monotonicMilliseconds()
+        if now >= due { sink.runDue(now: now) }
+    }
+
+    /// Every pending summary now, whatever its window: before exit.
+    public func flushSummaries() {
+        sink.runDue(now: Int64.max)
+    }
+
+    static func appendHead(_ level: Level, _ event: String, to line: inout [UInt8]) {
         line.append(contentsOf: "level=".utf8)
         line.append(contentsOf: level.rawValue.utf8)
         line.append(contentsOf: " event=".utf8)
         line.append(contentsOf: event.utf8)
-        for (key, value) in fields {
-            line.append(UInt8(ascii: " "))
-            line.append(contentsOf: key.utf8)
-            line.append(UInt8(ascii: "="))
-            Self.appendValue(value, to: &line)
-        }
-        line.append(UInt8(ascii: "\n"))
-        // A log line that cannot be written (stderr closed or full) is dropped:
-        // logging must never stop the daemon.
-        line.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { break }
-            }
-        }
     }
 
     static func appendValue(_ value: String, to line: inout [UInt8]) {
@@ -72,5 +110,200 @@ public struct Log: Sendable {
             }
         }
         line.append(UInt8(ascii: "\""))
+    }
+}
+
+/// The state behind every copy of a `Log`. inetd runs on one thread: no lock.
+final class LogSink: @unchecked Sendable {
+    static let pendingLimit = 4096
+    static let retryMilliseconds: Int64 = 1000
+    static let firstWindow: Int64 = 1000
+    static let longestWindow: Int64 = 60_000
+    static let episodeLimit = 1024
+
+    let output: LogOutput
+    /// The line being built; its storage is reused.
+    var line: [UInt8] = []
+    /// The tail of a line written in part: written before anything else, so
+    /// that no line is left half written.
+    var pending: [UInt8] = []
+    /// Lines dropped since the last `log_dropped` notice.
+    var dropped = 0
+    /// Set while the reader is not keeping up: when to try again unasked.
+    var retryAt: Int64?
+
+    struct EpisodeKey: Hashable {
+        var event: String
+        var service: String
+    }
+    struct Episode {
+        var level: Log.Level
+        var until: Int64
+        var window: Int64
+        var repeated: Int
+    }
+    var episodes: [EpisodeKey: Episode] = [:]
+    /// The earliest `until` of any episode (or a little earlier).
+    var episodesDue: Int64?
+
+    init(output: LogOutput) {
+        self.output = output
+        line.reserveCapacity(256)
+        pending.reserveCapacity(256)
+    }
+
+    var nextDue: Int64? {
+        guard let a = retryAt else { return episodesDue }
+        guard let b = episodesDue else { return a }
+        return min(a, b)
+    }
+
+    // MARK: Writing
+
+    /// Writes `line`, or drops and counts it.
+    func emitLine() {
+        guard flush() else {
+            dropped += 1
+            return
+        }
+        let written = writeSome(line, from: 0)
+        if written == 0 {
+            dropped += 1
+        } else if written < line.count {
+            keepPending(line, from: written)
+        }
+    }
+
+    /// Writes the pending tail, then the drop notice. False when the reader
+    /// still has no room for them.
+    func flush() -> Bool {
+        if !pending.isEmpty {
+            let written = writeSome(pending, from: 0)
+            if written < pending.count {
+                pending.removeFirst(written)
+                return false
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+        guard dropped > 0 else {
+            retryAt = nil
+            return true
+        }
+        var notice: [UInt8] = []
+        notice.reserveCapacity(48)
+        notice.append(contentsOf: "level=warn event=log_dropped lines=".utf8)
+        notice.append(contentsOf: "\(dropped)\n".utf8)
+        let written = writeSome(notice, from: 0)
+        if written == 0 { return false }
+        dropped = 0
+        if written < notice.count {
+            keepPending(notice, from: written)
+            return false
+        }
+        retryAt = nil
+        return true
+    }
+
+    /// A tail too long to keep is cut: its line ends at once, counted as
+    /// dropped.
+    func keepPending(_ bytes: [UInt8], from offset: Int) {
+        if bytes.count - offset <= Self.pendingLimit {
+            pending.append(contentsOf: bytes[offset...])
+        } else {
+            pending.append(UInt8(ascii: "\n"))
+            dropped += 1
+        }
+        scheduleRetry()
+    }
+
+    /// The bytes written, 0 when none could be.
+    func writeSome(_ bytes: [UInt8], from offset: Int) -> Int {
+        let written: Int
+        do {
+            written = try bytes.withUnsafeBytes { (raw) throws(SystemError) -> Int in
+                try output.write(UnsafeRawBufferPointer(rebasing: raw[offset...]))
+            }
+        } catch {
+            // No reader left, or a failing device: dropped, not retried
+            // unasked (the next line tries again).
+            return 0
+        }
+        if written == 0 { scheduleRetry() }
+        return written
+    }
+
+    func scheduleRetry() {
+        if retryAt == nil { retryAt = monotonicMilliseconds() + Self.retryMilliseconds }
+    }
+
+    // MARK: Episodes
+
+    func admit(_ level: Log.Level, _ event: String, service: String, now: Int64) -> Bool {
+        var key = EpisodeKey(event: event, service: service)
+        if episodes[key] == nil, episodes.count >= Self.episodeLimit {
+            runDue(now: now)
+            // Still full: services beyond the limit share one episode.
+            if episodes.count >= Self.episodeLimit { key.service = "*" }
+        }
+        if var episode = episodes[key] {
+            if now >= episode.until {
+                end(key, &episode, now: now)
+                if episode.repeated < 0 {
+                    episodes[key] = nil
+                    return start(key, level, now: now)
+                }
+            }
+            episode.repeated += 1
+            episodes[key] = episode
+            return false
+        }
+        return start(key, level, now: now)
+    }
+
+    func start(_ key: EpisodeKey, _ level: Log.Level, now: Int64) -> Bool {
+        let until = now + Self.firstWindow
+        episodes[key] = Episode(level: level, until: until, window: Self.firstWindow, repeated: 0)
+        episodesDue = min(episodesDue ?? until, until)
+        return true
+    }
+
+    /// The end of an episode's window: a summary when lines were counted,
+    /// and a longer window; none, and the episode is over (`repeated` -1).
+    func end(_ key: EpisodeKey, _ episode: inout Episode, now: Int64) {
+        guard episode.repeated > 0 else {
+            episode.repeated = -1
+            return
+        }
+        line.removeAll(keepingCapacity: true)
+        Log.appendHead(episode.level, key.event, to: &line)
+        line.append(contentsOf: " service=".utf8)
+        Log.appendValue(key.service, to: &line)
+        line.append(contentsOf: " repeated=\(episode.repeated)\n".utf8)
+        emitLine()
+        episode.repeated = 0
+        episode.window = min(episode.window * 2, Self.longestWindow)
+        episode.until = now == Int64.max ? now : now + episode.window
+    }
+
+    /// Ends the windows that are over and retries a stalled output.
+    func runDue(now: Int64) {
+        if let at = retryAt, now >= at {
+            retryAt = nil
+            _ = flush()
+        }
+        guard let due = episodesDue, now >= due else { return }
+        var earliest: Int64?
+        for (key, var episode) in episodes {
+            if now >= episode.until {
+                end(key, &episode, now: now)
+                if episode.repeated < 0 || now == Int64.max {
+                    episodes[key] = nil
+                    continue
+                }
+                episodes[key] = episode
+            }
+            earliest = min(earliest ?? episode.until, episode.until)
+        }
+        episodesDue = earliest
     }
 }

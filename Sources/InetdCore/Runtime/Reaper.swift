@@ -28,7 +28,9 @@ extension Daemon {
         state.active -= 1
         let lived = monotonicMilliseconds() - child.started
         let normal = Self.exitedNormally(status)
-        if log.verbose || !normal {
+        // Without -d, abnormal exits are a client's to cause: one line per
+        // episode. With -d, every exit has its line (SPEC section 1).
+        if log.verbose || (!normal && log.admit(.warn, "exit", service: state.label)) {
             log.write(normal ? .debug : .warn, "exit", [("service", state.label), ("pid", "\(pid)"),
                                                         ("status", Self.describe(status)), ("duration_ms", "\(lived)")])
         }

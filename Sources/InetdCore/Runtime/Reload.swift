@@ -29,6 +29,13 @@ extension Daemon {
     func reload() {
         readiness.reloading()
         defer { readiness.reloaded() }
+        // Reading the file and NSS need descriptors; a look-up failing with
+        // EMFILE reads as an unknown user and would drop its service.
+        if let room = descriptorsForBinding(), room < 0 {
+            log.error("reload_failed", ("file", configPath), ("error", "fewer than \(Self.descriptorReserve) descriptors free"),
+                      ("action", "running configuration kept"))
+            return
+        }
         let configuration: LoadedConfiguration
         do {
             configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
@@ -61,7 +68,22 @@ extension Daemon {
         for endpoint in plan.closed {
             if let listener = byEndpoint[endpoint] { close(listener) }
         }
-        services = runnable.map { ServiceState(service: $0, environment: environment) }
+        // A service with the same endpoints as before keeps its state: the
+        // running handlers' count (its max= cap) and the totals carry on.
+        var previous: [Endpoint: ServiceState] = [:]
+        previous.reserveCapacity(services.count)
+        for state in services {
+            if let first = state.service.endpoints.first { previous[first] = state }
+        }
+        services = runnable.map { service in
+            if let first = service.endpoints.first, let state = previous.removeValue(forKey: first),
+               state.service.endpoints == service.endpoints || Set(state.service.endpoints) == Set(service.endpoints) {
+                state.take(service)
+                return state
+            }
+            return ServiceState(service: service, environment: environment)
+        }
+        bindRoom = descriptorsForBinding()
         builtinUDPPorts = Set(runnable.filter { $0.entry.socketType == .dgram && $0.entry.program.isBuiltin }
             .flatMap { $0.endpoints.map(\.address.port) })
         endpointOrder = []
@@ -102,9 +124,44 @@ extension Daemon {
         return listener
     }
 
-    func bind(_ listener: Listener, poll polling: Bool = true) {
+    /// Descriptors kept free for accept, spawn, the built-ins' connections
+    /// and a reload's file and NSS look-ups: binding stops short of them
+    /// (OpenBSD's inetd keeps a margin of 8 too).
+    static let descriptorReserve = 8
+
+    /// How many more sockets may be bound: the soft limit less the
+    /// descriptors open now and the reserve (negative: the reserve is being
+    /// used). nil when that cannot be told (no /proc).
+    func descriptorsForBinding() -> Int? {
+        guard let limit = descriptorLimit else { return nil }
         do {
-            listener.fd = try SocketBinder.open(listener.endpoint, listener.state.service)
+            return limit.soft - (try openDescriptorCount()) - Self.descriptorReserve
+        } catch where error.errno == EMFILE || error.errno == ENFILE {
+            return -Self.descriptorReserve
+        } catch {
+            return nil
+        }
+    }
+
+    func bind(_ listener: Listener, poll polling: Bool = true) {
+        if let room = bindRoom, room <= 0 {
+            // Left unbound, so that the bound services keep the headroom they
+            // need to serve; retried with the others every 60 s.
+            let text = "descriptor limit"
+            if listener.lastBindError != text {
+                log.error("bind_skipped", ("service", listener.state.label), ("address", listener.name),
+                          ("reason", "fewer than \(Self.descriptorReserve) descriptors would remain"),
+                          ("limit", "\(descriptorLimit?.soft ?? 0)"), ("retry_in_s", "\(Self.bindRetryMilliseconds / 1000)"))
+            }
+            listener.lastBindError = text
+            if bindRetryAt == nil { bindRetryAt = monotonicMilliseconds() + Self.bindRetryMilliseconds }
+            return
+        }
+        do {
+            let bound = try SocketBinder.open(listener.endpoint, listener.state.service)
+            if let room = bindRoom { bindRoom = room - 1 }
+            listener.fd = bound.fd
+            listener.socketFile = bound.file
             listener.lastBindError = nil
             if log.verbose { log.debug("listening", ("service", listener.state.label), ("address", listener.name)) }
             if polling { poll(listener) }
@@ -135,7 +192,10 @@ extension Daemon {
             if listener.endpoint.socketType != .dgram {
                 try Socket.listen(fd, backlog: CInt(entry.options.backlog ?? Int(SOMAXCONN)))
             }
-            if listener.endpoint.kind == .unix { try SocketBinder.applyOwnership(listener.endpoint, listener.state.service) }
+            if listener.endpoint.kind == .unix {
+                let found = try SocketBinder.applyOwnership(listener.endpoint, listener.state.service, file: listener.socketFile)
+                if found != .ours { warnNotOurs(listener, found) }
+            }
         } catch {
             log.warn("reconfigure_failed", ("service", listener.state.label), ("error", "\(error)"))
         }
@@ -155,10 +215,34 @@ extension Daemon {
             if listener.holder == nil, listener.endpoint.socketType != .dgram { try? Socket.shutdown(fd) }
             fd.close()
             listener.fd = nil
-            if listener.endpoint.kind == .unix { _ = unlink(listener.endpoint.address.host) }
+            if let file = listener.socketFile {
+                // Only the socket file inetd bound is removed: a symlink,
+                // a file or another program's socket now at the path stays.
+                listener.socketFile = nil
+                do {
+                    let found = try file.remove(at: listener.endpoint.address.host)
+                    if case .other = found { warnNotOurs(listener, found) }
+                } catch {
+                    log.warn("unlink_failed", ("service", listener.state.label), ("path", listener.endpoint.address.host),
+                             ("error", "\(error)"))
+                }
+            }
             if log.verbose { log.debug("closed", ("service", listener.state.label), ("address", listener.name)) }
         }
         forget(listener)
+    }
+
+    /// The path of a unix listener no longer holds the socket file inetd
+    /// bound there: logged, and whatever is there is left alone.
+    func warnNotOurs(_ listener: Listener, _ found: UnixSocketFile.Found) {
+        let what: String
+        switch found {
+        case .ours: return
+        case .nothing: what = "nothing"
+        case .other(let kind): what = kind
+        }
+        log.warn("unix_path_not_ours", ("service", listener.state.label), ("path", listener.endpoint.address.host),
+                 ("found", what), ("action", "left alone"))
     }
 
     func forget(_ listener: Listener) {

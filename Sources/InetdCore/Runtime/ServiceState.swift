@@ -1,10 +1,13 @@
 import Glibc
 
 /// A service as the running daemon holds it: its configuration, its prepared
-/// program and its counters. A reload makes new ones; handlers started under
-/// the old one keep pointing at it until they exit.
+/// program and its counters. A reload that keeps the service (the same
+/// endpoints) keeps this object and gives it the new line (`take`), so the
+/// count of running handlers and the totals carry on, and every handler,
+/// connection and listener started before points at the current state. A
+/// service with other endpoints gets a new one.
 final class ServiceState {
-    let service: Service
+    private(set) var service: Service
     private let environment: HandlerEnvironment
     /// Handlers of this service that are running now.
     var active = 0
@@ -14,32 +17,58 @@ final class ServiceState {
 
     /// Read on every event: kept as plain values, not looked up through
     /// `entry` (a copy of the whole entry each time).
-    let wait: Bool
-    let stderrToSocket: Bool
-    let builtin: BuiltinKind?
+    private(set) var wait: Bool
+    private(set) var stderrToSocket: Bool
+    private(set) var builtin: BuiltinKind?
     /// Concurrent connections a built-in takes; 0 means no cap.
-    let builtinCap: Int
+    private(set) var builtinCap: Int
 
     init(service: Service, environment: HandlerEnvironment) {
         self.service = service
-        wait = service.entry.wait
-        stderrToSocket = service.entry.options.stderrToSocket
-        if case .builtin(let name) = service.entry.program { builtin = BuiltinKind(rawValue: name) } else { builtin = nil }
-        builtinCap = service.entry.limits.maxConcurrent ?? Limits.defaultMaxConcurrent
         self.environment = environment
+        (wait, stderrToSocket, builtin, builtinCap) = Self.settings(service)
+    }
+
+    private static func settings(_ service: Service) -> (Bool, Bool, BuiltinKind?, Int) {
+        let entry = service.entry
+        var builtin: BuiltinKind?
+        if case .builtin(let name) = entry.program { builtin = BuiltinKind(rawValue: name) }
+        return (entry.wait, entry.options.stderrToSocket, builtin,
+                entry.limits.maxConcurrent ?? Limits.defaultMaxConcurrent)
+    }
+
+    /// A reload kept this service: the new line applies to new connections;
+    /// the counters and the running handlers' count stay.
+    func take(_ next: Service) {
+        service = next
+        (wait, stderrToSocket, builtin, builtinCap) = Self.settings(next)
+        preparedProgram = nil
+        cachedLabel = nil
     }
 
     /// argv, path and ids as C arrays, made on the service's first
     /// connection and kept: a service that is never used costs no C copies,
     /// which keeps start-up and memory flat with many idle services.
-    lazy var program: PreparedProgram? = {
-        guard case .path(let path) = service.entry.program else { return nil }
-        return PreparedProgram(path: path, arguments: service.entry.arguments,
-                               environment: environment, identity: service.identity)
-    }()
+    private var preparedProgram: PreparedProgram??
+    var program: PreparedProgram? {
+        if let prepared = preparedProgram { return prepared }
+        var made: PreparedProgram?
+        if case .path(let path) = service.entry.program {
+            made = PreparedProgram(path: path, arguments: service.entry.arguments,
+                                   environment: environment, identity: service.identity)
+        }
+        preparedProgram = .some(made)
+        return made
+    }
 
     /// How logs name the service; made when first logged.
-    lazy var label: String = service.label
+    private var cachedLabel: String?
+    var label: String {
+        if let cachedLabel { return cachedLabel }
+        let made = service.label
+        cachedLabel = made
+        return made
+    }
     var entry: ServiceEntry { service.entry }
 }
 
@@ -69,6 +98,9 @@ final class Listener {
     var countingArrivals = false
     var arrivals = 0
     var lastBindError: String?
+    /// A unix socket's file as bound (device and inode): the only file at
+    /// its path that inetd chmods, chowns or unlinks.
+    var socketFile: UnixSocketFile?
 
     /// The endpoint as logs show it; made when first logged.
     lazy var name: String = endpoint.description
@@ -91,6 +123,9 @@ final class Listener {
 /// A running handler.
 struct Child {
     var state: ServiceState
+    /// Started as a `wait` handler: signalled at stop, whatever a reload
+    /// made of its service since.
+    var wait: Bool
     /// The listener whose socket the handler holds (wait, nowait dgram).
     var listener: Listener?
     var started: Int64

@@ -17,6 +17,7 @@ public struct SpawnError: Error, CustomStringConvertible {
         case INETD_STEP_SETGID.rawValue: return "setgid"
         case INETD_STEP_SETUID.rawValue: return "setuid"
         case INETD_STEP_VERIFY.rawValue: return "setuid(0) after drop"
+        case INETD_STEP_RLIMIT.rawValue: return "setrlimit"
         case INETD_STEP_CLOSE.rawValue: return "close_range"
         case INETD_STEP_EXEC.rawValue: return "execve"
         default: return "spawn"

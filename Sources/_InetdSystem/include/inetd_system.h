@@ -29,6 +29,7 @@ enum inetd_spawn_step {
     INETD_STEP_SETGID,
     INETD_STEP_SETUID,
     INETD_STEP_VERIFY,    // child: setuid(0) succeeded after dropping to a non-root uid
+    INETD_STEP_RLIMIT,    // child: the descriptor limit inetd was started with
     INETD_STEP_CLOSE,     // child: marking every other descriptor close-on-exec
     INETD_STEP_EXEC,
 };
@@ -60,6 +61,10 @@ struct inetd_spawn_req {
 /// with the failing step in `*step` (the failed child is already reaped).
 int inetd_spawn(const struct inetd_spawn_req *_Nonnull req, pid_t *_Nonnull pid,
                 int *_Nonnull step);
+
+/// The RLIMIT_NOFILE every later child gets before exec (inetd's own soft
+/// limit is raised past it).
+void inetd_spawn_set_handler_nofile(unsigned long soft, unsigned long hard);
 
 /// accept4(2); a thin wrapper because it is a GNU extension.
 int inetd_accept4(int fd, struct sockaddr *_Nullable addr, socklen_t *_Nullable len, int flags);
