@@ -110,6 +110,35 @@ import Testing
         try daemon.waitForLog(warning, times: 2)
     }
 
+    /// Lines that could never work are errors on their line, at --check as
+    /// at start and reload (the same loader); a program that is missing or
+    /// that the handler's user cannot run is a warning (it may come later).
+    @Test func checkRefusesLinesThatCanNeverWork() throws {
+        let dir = TemporaryDirectory()
+        let script = dir.write("not-executable", "#!/bin/sh\n")
+        chmod(script, 0o644)
+        let long = String(repeating: "a", count: 131_072)
+        let path = dir.path + "/" + String(repeating: "s", count: 95 - dir.path.utf8.count)
+        let p = try (0..<3).map { _ in try freePort() }
+        let file = dir.write("never.conf", """
+            127.0.0.1:\(p[0]) stream tcp nowait - /bin/cat cat
+            *:\(p[0]) stream tcp nowait - /bin/cat cat
+            127.0.0.1:\(p[1]) stream tcp nowait - /bin/cat cat \(long)
+            \(path) stream unix nowait,owner=\(String(cString: getpwuid(geteuid())!.pointee.pw_name)) - /bin/cat cat
+            127.0.0.1:\(p[2]) stream tcp nowait - /nonexistent/handler handler
+            127.0.0.1:\(p[2]) dgram udp wait - \(script) script
+
+            """)
+        let check = try run(["--check", file])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("\(file):2: 0.0.0.0:\(p[0])/tcp4 cannot listen beside 127.0.0.1:\(p[0]) of line 1"))
+        #expect(check.stderr.contains("\(file):3: argv[1] is 131072 bytes: exec takes at most 131071 per string"))
+        #expect(check.stderr.contains("\(file):4: unix socket path '\(path)' is longer than 90 bytes"))
+        #expect(check.stderr.contains("\(file):5: warning: program /nonexistent/handler does not exist (yet)"))
+        // Mode 0644: no execute bit for its owner, nor for root.
+        #expect(check.stderr.contains("\(file):6: warning: program \(script) is not executable by uid \(geteuid())"))
+    }
+
     @Test func checkAcceptsTheSampleConfiguration() throws {
         let sample = URL(fileURLWithPath: Binaries.directory).appendingPathComponent("../../../inetd.conf.sample").standardized.path
         let outcome = try run(["--check", sample])

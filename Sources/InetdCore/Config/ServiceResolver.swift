@@ -53,14 +53,11 @@ public struct ServiceResolver {
                         throw .init(text: "\(endpoint) takes IPv4 too, and \(ipv4.address) is already claimed by line \(line)")
                     }
                 }
-                var lineListens = listening
-                for endpoint in service.endpoints {
-                    if let clash = lineListens.add(endpoint, line: entry.line) {
-                        throw .init(text: "\(endpoint) cannot listen beside \(clash.address) of line \(clash.line): "
-                                    + "on one TCP port, a wildcard and an address exclude each other")
-                    }
+                if let (endpoint, clash) = listening.firstClash(service.endpoints, line: entry.line) {
+                    throw .init(text: "\(endpoint) cannot listen beside \(clash.address) of line \(clash.line): "
+                                + "on one TCP port, a wildcard and an address exclude each other")
                 }
-                listening = lineListens
+                for endpoint in service.endpoints { listening.add(endpoint, line: entry.line) }
                 for endpoint in service.endpoints {
                     claimed[Claim(endpoint)] = entry.line
                     if let ipv4 = Claim.impliedIPv4(of: endpoint) { claimed[ipv4] = entry.line }
@@ -119,24 +116,46 @@ public struct ServiceResolver {
         var wildcards: [Key: (address: SocketAddress, line: Int)] = [:]
         var addresses: [Key: (address: SocketAddress, line: Int)] = [:]
 
-        /// Records `endpoint`; returns what it clashes with, if anything.
-        mutating func add(_ endpoint: Endpoint, line: Int) -> (address: SocketAddress, line: Int)? {
+        /// The first of one line's endpoints that cannot listen beside those
+        /// recorded, or beside an earlier one of the same line, and what it
+        /// clashes with. Records nothing: a refused line claims no port.
+        func firstClash(_ endpoints: [Endpoint], line: Int) -> (Endpoint, (address: SocketAddress, line: Int))? {
+            for (index, endpoint) in endpoints.enumerated() {
+                if let clash = clash(endpoint) { return (endpoint, clash) }
+                var earlier = ListeningPorts()
+                for other in endpoints[..<index] { earlier.add(other, line: line) }
+                if let clash = earlier.clash(endpoint) { return (endpoint, clash) }
+            }
+            return nil
+        }
+
+        func clash(_ endpoint: Endpoint) -> (address: SocketAddress, line: Int)? {
             guard endpoint.kind == .tcp else { return nil }
             let address = endpoint.address
-            var keys = [Key(ipv6: address.family == .inet6, port: address.port)]
-            // A dual-stack wildcard listens on the IPv4 wildcard too.
-            if address.isWildcard, address.family == .inet6, !endpoint.ipv6Only { keys.append(Key(ipv6: false, port: address.port)) }
-            for key in keys {
+            for key in keys(endpoint) {
                 if let clash = address.isWildcard ? addresses[key] : wildcards[key] { return clash }
             }
-            for key in keys {
+            return nil
+        }
+
+        mutating func add(_ endpoint: Endpoint, line: Int) {
+            guard endpoint.kind == .tcp else { return }
+            let address = endpoint.address
+            for key in keys(endpoint) {
                 if address.isWildcard {
                     wildcards[key] = wildcards[key] ?? (address, line)
                 } else {
                     addresses[key] = addresses[key] ?? (address, line)
                 }
             }
-            return nil
+        }
+
+        /// The family and port, and for a dual-stack wildcard the IPv4 one too.
+        private func keys(_ endpoint: Endpoint) -> [Key] {
+            let address = endpoint.address
+            let own = Key(ipv6: address.family == .inet6, port: address.port)
+            guard address.isWildcard, address.family == .inet6, !endpoint.ipv6Only else { return [own] }
+            return [own, Key(ipv6: false, port: address.port)]
         }
     }
 

@@ -20,8 +20,16 @@ public struct LoadedConfiguration {
         let resolver = ServiceResolver(file: path, lookup: CachedLookup(lookup), lookUpGroups: lookUpGroups)
         let resolved = resolver.resolve(parsed.entries)
         var diagnostics = parsed.diagnostics + resolved.diagnostics
+        // Many lines run one program: each is examined once.
+        var programs: [String: Result<FileStatus, SystemError>] = [:]
         for service in resolved.services {
-            for message in notInForce(service.entry) + [programProblem(service)].compactMap({ $0 }) {
+            for message in notInForce(service.entry) {
+                diagnostics.append(Diagnostic(file: path, line: service.entry.line, message: message, severity: .warning))
+            }
+            guard case .path(let program) = service.entry.program else { continue }
+            let status = programs[program] ?? Result { () throws(SystemError) in try FileStatus.of(program) }
+            programs[program] = status
+            if let message = programProblem(program, status, identity: service.identity) {
                 diagnostics.append(Diagnostic(file: path, line: service.entry.line, message: message, severity: .warning))
             }
         }
@@ -68,18 +76,18 @@ public struct LoadedConfiguration {
 
     /// Why the handler's program cannot be run now, as far as stat(2) tells:
     /// a warning, not an error, since it may be installed later.
-    static func programProblem(_ service: Service) -> String? {
-        guard case .path(let program) = service.entry.program else { return nil }
-        let status: FileStatus
-        do {
-            status = try FileStatus.of(program)
-        } catch {
+    static func programProblem(_ program: String, _ status: Result<FileStatus, SystemError>,
+                               identity: Identity?) -> String? {
+        let file: FileStatus
+        switch status {
+        case .success(let found): file = found
+        case .failure(let error):
             return error.errno == ENOENT ? "program \(program) does not exist (yet)" : "program \(program): \(error)"
         }
-        guard status.isRegularFile else { return "program \(program) is not a regular file" }
+        guard file.isRegularFile else { return "program \(program) is not a regular file" }
         let me = currentIdentity()
-        let uid = service.identity?.uid ?? me.uid, gid = service.identity?.gid ?? me.gid
-        guard status.executable(uid: uid, gid: gid, groups: service.identity?.groups ?? []) else {
+        let uid = identity?.uid ?? me.uid, gid = identity?.gid ?? me.gid
+        guard file.executable(uid: uid, gid: gid, groups: identity?.groups ?? []) else {
             return "program \(program) is not executable by uid \(uid)"
         }
         return nil
