@@ -52,8 +52,10 @@ final class RunningDaemon: @unchecked Sendable {
     private(set) var exitStatus: CInt?
 
     /// Starts inetd on `config` and waits until it reports readiness.
+    /// `launcher` runs first and must exec its arguments (the inetd command
+    /// line follows it), as `sh -c 'ulimit ...; exec "$@"' sh` does.
     init(config: String, arguments: [String] = ["-d"], environment: [String: String] = [:],
-         inheritedFD: CInt? = nil, waitForReady: Bool = true) throws {
+         inheritedFD: CInt? = nil, waitForReady: Bool = true, launcher: [String] = []) throws {
         directory = TemporaryDirectory()
         configPath = directory.write("inetd.conf", config)
         var notify: [CInt] = [0, 0]
@@ -63,26 +65,13 @@ final class RunningDaemon: @unchecked Sendable {
         let streamCloexec = CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
         guard socketpair(AF_UNIX, streamCloexec, 0, &notify) == 0,
               socketpair(AF_UNIX, streamCloexec, 0, &errPipe) == 0 else { throw HarnessError("socketpair") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        posix_spawn_file_actions_adddup2(&actions, notify[1], 3)
-        if let extra = inheritedFD { posix_spawn_file_actions_adddup2(&actions, extra, 5) }
-        var env = ProcessInfo.processInfo.environment
-        for key in env.keys where key.hasPrefix("LISTEN_") || key == "NOTIFY_SOCKET" { env[key] = nil }
-        env.merge(environment) { $1 }
-        let argv = [Binaries.inetd] + arguments + ["--notify-fd", "3", configPath]
-        let envp = env.map { "\($0)=\($1)" }
-        var child: pid_t = 0
-        let rc = withCStrings(argv) { cargv in
-            withCStrings(envp) { cenvp in posix_spawn(&child, Binaries.inetd, &actions, nil, cargv, cenvp) }
-        }
+        var descriptors: [CInt: ChildDescriptor] = [0: .devNull(O_RDONLY), 2: .descriptor(errPipe[1]), 3: .descriptor(notify[1])]
+        if let extra = inheritedFD { descriptors[5] = .descriptor(extra) }
+        let argv = launcher + [Binaries.inetd] + arguments + ["--notify-fd", "3", configPath]
+        let spawned = Result { try spawnProcess(argv, descriptors: descriptors, environment: environment) }
         close(notify[1])
         close(errPipe[1])
-        guard rc == 0 else { throw HarnessError("posix_spawn: \(rc)") }
-        pid = child
+        pid = try spawned.get()
         // The reader holds only the buffer, never the daemon object, so that
         // dropping the object kills the process and ends the reader.
         let buffer = captured
@@ -129,11 +118,14 @@ final class RunningDaemon: @unchecked Sendable {
 
     func signal(_ number: CInt) { kill(pid, number) }
 
-    /// SIGHUP, then waits for the reload to be logged.
-    func reload() throws {
-        let before = count("event=reloaded") + count("event=reload_failed")
+    /// SIGHUP, then waits for the reload to be logged; which outcome:
+    /// "reloaded" or "reload_failed".
+    @discardableResult
+    func reload() throws -> String {
+        let done = count("event=reloaded"), failed = count("event=reload_failed")
         signal(SIGHUP)
-        try waitUntil("reload") { count("event=reloaded") + count("event=reload_failed") > before }
+        try waitUntil("reload") { count("event=reloaded") > done || count("event=reload_failed") > failed }
+        return count("event=reloaded") > done ? "reloaded" : "reload_failed"
     }
 
     func rewriteConfig(_ text: String) {
@@ -145,12 +137,7 @@ final class RunningDaemon: @unchecked Sendable {
     func stop(_ number: CInt = SIGTERM, timeout: Double = 20) throws -> CInt {
         if let exitStatus { return exitStatus }
         kill(pid, number)
-        let deadline = Date().addingTimeInterval(timeout)
-        var status: CInt = 0
-        while waitpid(pid, &status, WNOHANG) == 0 {
-            if Date() > deadline { throw HarnessError("inetd did not exit after signal \(number):\n\(log)") }
-            usleep(5_000)
-        }
+        let status = try waitForExit(pid, timeout: timeout, "inetd did not exit after signal \(number):\n\(log)")
         exitStatus = status
         return status
     }
@@ -210,6 +197,59 @@ func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?
     pointers.append(nil)
     defer { for p in pointers { free(p) } }
     return body(pointers)
+}
+
+/// What a spawned process finds at one of its descriptors.
+enum ChildDescriptor {
+    /// A descriptor of the test, dup2'd into place.
+    case descriptor(CInt)
+    /// /dev/null, opened with these flags.
+    case devNull(CInt)
+}
+
+/// Starts `argv` (`argv[0]` is the program's path) with `descriptors` in
+/// place and every other descriptor closed, even those of other tests not
+/// made close-on-exec: an inetd must not hold another test's port. The
+/// environment is the test's, less LISTEN_* and NOTIFY_SOCKET, plus
+/// `environment`. C equivalent: `posix_spawn(3)`.
+func spawnProcess(_ argv: [String], descriptors: [CInt: ChildDescriptor],
+                  environment: [String: String] = [:]) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    for (target, what) in descriptors.sorted(by: { $0.key < $1.key }) {
+        switch what {
+        case .descriptor(let source): posix_spawn_file_actions_adddup2(&actions, source, target)
+        case .devNull(let flags): posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0)
+        }
+    }
+    // glibc 2.34's addclosefrom_np, looked up at run time: Swift does not
+    // import it.
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt
+    if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+        _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, (descriptors.keys.max() ?? 2) + 1)
+    }
+    var env = ProcessInfo.processInfo.environment
+    for key in env.keys where key.hasPrefix("LISTEN_") || key == "NOTIFY_SOCKET" { env[key] = nil }
+    env.merge(environment) { $1 }
+    var child: pid_t = 0
+    let rc = withCStrings(argv) { cargv in
+        withCStrings(env.map { "\($0)=\($1)" }) { cenvp in posix_spawn(&child, argv[0], &actions, nil, cargv, cenvp) }
+    }
+    guard rc == 0 else { throw HarnessError("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))") }
+    return child
+}
+
+/// Waits up to `timeout` seconds for `pid` to exit and reaps it: its raw
+/// wait status. Still running then: an error saying `what`.
+func waitForExit(_ pid: pid_t, timeout: Double, _ what: @autoclosure () -> String) throws -> CInt {
+    let deadline = Date().addingTimeInterval(timeout)
+    var status: CInt = 0
+    while waitpid(pid, &status, WNOHANG) == 0 {
+        if Date() > deadline { throw HarnessError(what()) }
+        usleep(5_000)
+    }
+    return status
 }
 
 /// How a program that ran to its end ended, and all it wrote.

@@ -2,99 +2,12 @@ import Foundation
 import Glibc
 import Testing
 
-/// inetd started under a low descriptor limit: `posix_spawn` cannot set
-/// rlimits, so a shell sets them and execs inetd (same pid).
-final class LimitedDaemon: @unchecked Sendable {
-    let pid: pid_t
-    let directory = TemporaryDirectory()
-    let configPath: String
-    private let captured = CapturedText()
-    private var reaped = false
-
-    init(config: String, soft: Int, hard: Int) throws {
-        configPath = directory.write("inetd.conf", config)
-        var notify: [CInt] = [0, 0]
-        var errPipe: [CInt] = [0, 0]
-        let streamCloexec = CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
-        guard socketpair(AF_UNIX, streamCloexec, 0, &notify) == 0,
-              socketpair(AF_UNIX, streamCloexec, 0, &errPipe) == 0 else { throw HarnessError("socketpair") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        posix_spawn_file_actions_adddup2(&actions, notify[1], 3)
-        // Descriptors of other tests (not all are close-on-exec) would count
-        // against the low limit: closed from 4 up (glibc 2.34, looked up at
-        // run time as Swift does not import it).
-        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt
-        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 4)
-        }
-        var env = ProcessInfo.processInfo.environment
-        for key in env.keys where key.hasPrefix("LISTEN_") || key == "NOTIFY_SOCKET" { env[key] = nil }
-        // The soft limit first: a hard limit below the current soft one fails.
-        let argv = ["/bin/sh", "-c", "ulimit -Sn \(soft) && ulimit -Hn \(hard) && exec \"$@\"", "sh",
-                    Binaries.inetd, "-d", "--notify-fd", "3", configPath]
-        let envp = env.map { "\($0)=\($1)" }
-        var child: pid_t = 0
-        let rc = withCStrings(argv) { cargv in
-            withCStrings(envp) { cenvp in posix_spawn(&child, "/bin/sh", &actions, nil, cargv, cenvp) }
-        }
-        close(notify[1])
-        close(errPipe[1])
-        guard rc == 0 else { throw HarnessError("posix_spawn: \(rc)") }
-        pid = child
-        let buffer = captured
-        let fd = errPipe[0]
-        Thread { buffer.readUntilEOF(fd) }.start()
-        defer { close(notify[0]) }
-        var pfd = pollfd(fd: notify[0], events: Int16(POLLIN), revents: 0)
-        var byte: UInt8 = 0
-        guard poll(&pfd, 1, 20_000) == 1, read(notify[0], &byte, 1) == 1, byte == 0x0A else {
-            throw HarnessError("inetd did not become ready:\n\(log)")
-        }
-    }
-
-    deinit {
-        if !reaped {
-            kill(pid, SIGKILL)
-            var status: CInt = 0
-            waitpid(pid, &status, 0)
-        }
-    }
-
-    var log: String { captured.text }
-    func count(_ needle: String) -> Int { log.components(separatedBy: needle).count - 1 }
-
-    func waitUntil(timeout: Double = 10, _ what: String, _ condition: () -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !condition() {
-            if Date() > deadline { throw HarnessError("timed out waiting for \(what); log:\n\(log)") }
-            usleep(5_000)
-        }
-    }
-
-    func waitForLog(_ needle: String, times: Int = 1) throws {
-        try waitUntil("log line '\(needle)' x\(times)") { count(needle) >= times }
-    }
-
-    /// SIGHUP; the outcome's log event.
-    func reload() throws -> String {
-        let done = count("event=reloaded")
-        let failed = count("event=reload_failed")
-        kill(pid, SIGHUP)
-        try waitUntil("reload") { count("event=reloaded") > done || count("event=reload_failed") > failed }
-        return count("event=reloaded") > done ? "reloaded" : "reload_failed"
-    }
-
-    func stop() throws -> CInt {
-        kill(pid, SIGTERM)
-        var status: CInt = 0
-        try waitUntil(timeout: 20, "exit") { waitpid(pid, &status, WNOHANG) == pid }
-        reaped = true
-        return status
+extension RunningDaemon {
+    /// inetd under a low descriptor limit: `posix_spawn` cannot set rlimits,
+    /// so a shell sets them and execs inetd (same pid). The soft limit
+    /// first: a hard limit below the current soft one fails.
+    convenience init(config: String, soft: Int, hard: Int) throws {
+        try self.init(config: config, launcher: ["/bin/sh", "-c", "ulimit -Sn \(soft) && ulimit -Hn \(hard) && exec \"$@\"", "sh"])
     }
 
     /// "Max open files" of /proc/PID/limits: (soft, hard).
@@ -117,7 +30,7 @@ final class LimitedDaemon: @unchecked Sendable {
             if !ports.contains(port) { ports.append(port) }
         }
         let lines = ports.enumerated().map { "127.0.0.1:\($1) stream tcp nowait - \(Binaries.probe) probe line\($0)" }
-        let daemon = try LimitedDaemon(config: lines.joined(separator: "\n") + "\n", soft: 16, hard: 32)
+        let daemon = try RunningDaemon(config: lines.joined(separator: "\n") + "\n", soft: 16, hard: 32)
         let limits = try #require(daemon.openFilesLimit())
         #expect(limits == (32, 32), "the soft limit was raised to the hard one")
         // Logged after the bind lines, on the same stream: all are read.
@@ -155,7 +68,7 @@ final class LimitedDaemon: @unchecked Sendable {
     @Test func reloadOutOfDescriptorsKeepsTheRunningTable() throws {
         let discard = try freePort()
         let probePort = try freePort()
-        let daemon = try LimitedDaemon(config: """
+        let daemon = try RunningDaemon(config: """
             127.0.0.1:\(discard) stream tcp nowait,max=100 - internal discard
             127.0.0.1:\(probePort) stream tcp nowait - \(Binaries.probe) probe kept
             """, soft: 32, hard: 32)

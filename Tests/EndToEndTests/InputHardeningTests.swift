@@ -239,37 +239,23 @@ final class SpawnedInetd: @unchecked Sendable {
         let streamCloexec = CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
         guard socketpair(AF_UNIX, streamCloexec, 0, &outPipe) == 0,
               socketpair(AF_UNIX, streamCloexec, 0, &errPipe) == 0 else { throw HarnessError("socketpair") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        var descriptors: [CInt: ChildDescriptor] = [0: .devNull(O_RDONLY), 1: .descriptor(outPipe[1]), 2: .descriptor(errPipe[1])]
         switch fd3 {
         case .readOnlyDevNull?:
-            posix_spawn_file_actions_addopen(&actions, 3, "/dev/null", O_RDONLY, 0)
+            descriptors[3] = .devNull(O_RDONLY)
         case .closedPeer?:
             guard socketpair(AF_UNIX, streamCloexec, 0, &extra) == 0 else { throw HarnessError("socketpair") }
-            posix_spawn_file_actions_adddup2(&actions, extra[1], 3)
+            descriptors[3] = .descriptor(extra[1])
         case nil:
             break
         }
-        var env = ProcessInfo.processInfo.environment
-        for key in env.keys where key.hasPrefix("LISTEN_") || key == "NOTIFY_SOCKET" { env[key] = nil }
-        let argv = [Binaries.inetd] + arguments
-        var child: pid_t = 0
-        let rc = withCStrings(argv) { cargv in
-            withCStrings(env.map { "\($0)=\($1)" }) { cenvp in
-                posix_spawn(&child, Binaries.inetd, &actions, nil, cargv, cenvp)
-            }
-        }
+        let spawned = Result { try spawnProcess([Binaries.inetd] + arguments, descriptors: descriptors) }
         close(outPipe[1])
         close(errPipe[1])
         // The peer goes away with the test's copies: inetd holds the only
         // end left, and nobody reads.
         for fd in extra where fd >= 0 { close(fd) }
-        guard rc == 0 else { throw HarnessError("posix_spawn: \(rc)") }
-        pid = child
+        pid = try spawned.get()
         let out = stdout, err = stderr
         let outFD = outPipe[0], errFD = errPipe[0]
         Thread { out.readUntilEOF(outFD) }.start()
@@ -288,12 +274,7 @@ final class SpawnedInetd: @unchecked Sendable {
     /// running at the deadline is a failure (it was meant to end promptly).
     func waitForExit(timeout: Double = 10) throws -> CInt {
         if let status { return status }
-        let deadline = Date().addingTimeInterval(timeout)
-        var raw: CInt = 0
-        while waitpid(pid, &raw, WNOHANG) == 0 {
-            if Date() > deadline { throw HarnessError("inetd still running after \(timeout) s:\n\(stderr.text)") }
-            usleep(5_000)
-        }
+        let raw = try EndToEndTests.waitForExit(pid, timeout: timeout, "inetd still running after \(timeout) s:\n\(stderr.text)")
         status = raw
         // All output is in once both readers saw end of file.
         let end = Date().addingTimeInterval(timeout)

@@ -139,26 +139,15 @@ final class StalledDaemon {
             _ = fcntl(err[1], F_SETFD, FD_CLOEXEC)
         }
         _ = fcntl(err[0], F_SETFL, fcntl(err[0], F_GETFL) | O_NONBLOCK)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-        posix_spawn_file_actions_adddup2(&actions, notify[1], 3)
-        var env = ProcessInfo.processInfo.environment
-        for key in env.keys where key.hasPrefix("LISTEN_") || key == "NOTIFY_SOCKET" { env[key] = nil }
         let argv = [Binaries.inetd, "-d", "--notify-fd", "3", configPath]
-        let envp = env.map { "\($0)=\($1)" }
-        var child: pid_t = 0
-        let rc = withCStrings(argv) { cargv in
-            withCStrings(envp) { cenvp in posix_spawn(&child, Binaries.inetd, &actions, nil, cargv, cenvp) }
+        let spawned = Result {
+            try spawnProcess(argv, descriptors: [0: .devNull(O_RDONLY), 2: .descriptor(err[1]), 3: .descriptor(notify[1])])
         }
         close(notify[1])
         close(err[1])
         readEnd = err[0]
         defer { close(notify[0]) }
-        guard rc == 0 else { throw HarnessError("posix_spawn: \(rc)") }
-        pid = child
+        pid = try spawned.get()
         var pfd = pollfd(fd: notify[0], events: Int16(POLLIN), revents: 0)
         var byte: UInt8 = 0
         guard poll(&pfd, 1, 20_000) == 1, read(notify[0], &byte, 1) == 1 else {
@@ -195,12 +184,7 @@ final class StalledDaemon {
     /// SIGTERM, then the raw wait status.
     func stop(timeout: Double = 20) throws -> CInt {
         kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(timeout)
-        var status: CInt = 0
-        while waitpid(pid, &status, WNOHANG) == 0 {
-            if Date() > deadline { throw HarnessError("inetd did not exit after SIGTERM") }
-            usleep(5_000)
-        }
+        let status = try waitForExit(pid, timeout: timeout, "inetd did not exit after SIGTERM")
         exitStatus = status
         return status
     }
