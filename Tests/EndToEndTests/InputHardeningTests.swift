@@ -103,7 +103,7 @@ import Testing
 
     /// A notify descriptor that cannot take the newline (open read-only, or
     /// a socket nobody reads any more) is a warning at readiness; inetd serves.
-    @Test(arguments: [NotifyDescriptor.readOnlyDevNull, .closedPeer])
+    @Test(arguments: [NotifyDescriptor.readOnlyDevNull, .closedPeer, .fullBuffer])
     func unwritableNotifyFDIsAWarningNotACrash(_ descriptor: NotifyDescriptor) throws {
         let port = try freePort()
         let dir = TemporaryDirectory()
@@ -218,8 +218,17 @@ enum NotifyDescriptor: Sendable, CustomStringConvertible {
     case readOnlyDevNull
     /// A stream socket whose peer is closed, like a pipe without reader: EPIPE.
     case closedPeer
+    /// A stream socket whose peer never reads, its buffer already full: a
+    /// blocking write would never return.
+    case fullBuffer
 
-    var description: String { self == .readOnlyDevNull ? "read-only /dev/null" : "socket without peer" }
+    var description: String {
+        switch self {
+        case .readOnlyDevNull: return "read-only /dev/null"
+        case .closedPeer: return "socket without peer"
+        case .fullBuffer: return "socket with a full buffer"
+        }
+    }
 }
 
 /// inetd started with arguments of the test's choosing and no readiness
@@ -229,6 +238,8 @@ final class SpawnedInetd: @unchecked Sendable {
     let stdout = StreamText()
     let stderr = StreamText()
     private var status: CInt?
+    /// The never-read end of a `.fullBuffer` notify descriptor, held open.
+    private var stalledReader: CInt = -1
 
     init(_ arguments: [String], fd3: NotifyDescriptor? = nil) throws {
         var outPipe: [CInt] = [0, 0]
@@ -246,6 +257,18 @@ final class SpawnedInetd: @unchecked Sendable {
         case .closedPeer?:
             guard socketpair(AF_UNIX, streamCloexec, 0, &extra) == 0 else { throw HarnessError("socketpair") }
             descriptors[3] = .descriptor(extra[1])
+        case .fullBuffer?:
+            guard socketpair(AF_UNIX, streamCloexec, 0, &extra) == 0 else { throw HarnessError("socketpair") }
+            // Filled while non-blocking, then handed over blocking, as a
+            // supervisor would: only inetd's own care keeps it from hanging.
+            let flags = fcntl(extra[1], F_GETFL)
+            _ = fcntl(extra[1], F_SETFL, flags | O_NONBLOCK)
+            var chunk = [UInt8](repeating: 0x2E, count: 4096)
+            while write(extra[1], &chunk, chunk.count) > 0 {}
+            _ = fcntl(extra[1], F_SETFL, flags)
+            descriptors[3] = .descriptor(extra[1])
+            stalledReader = extra[0]
+            extra[0] = -1
         case nil:
             break
         }
@@ -268,6 +291,7 @@ final class SpawnedInetd: @unchecked Sendable {
             var raw: CInt = 0
             waitpid(pid, &raw, 0)
         }
+        if stalledReader >= 0 { close(stalledReader) }
     }
 
     /// Waits for the process to end; the raw wait status. A process still

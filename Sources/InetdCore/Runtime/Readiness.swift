@@ -46,6 +46,10 @@ struct Readiness {
                 log.warn("notify_failed", ("fd", "\(fd.rawValue)"), ("error", "not open for writing"))
                 return
             }
+            // A full pipe must not hold start-up: the write end is inetd's
+            // alone from here on (it is closed right after), so O_NONBLOCK on
+            // its file description touches no one else's reads.
+            try fd.setNonBlocking(true)
             var newline: UInt8 = 0x0A
             try withUnsafeBytes(of: &newline) { (raw) throws(SystemError) in try fd.writeAll(raw) }
         } catch {
