@@ -43,9 +43,7 @@ import Testing
         try load.waitFinished()
         blaster.close()
         print("discard blast: \(load.count >> 20) MiB sent; echo \(result.summary)")
-        #expect(result.failures.isEmpty, "\(result.failures)")
-        #expect(result.latencies.count == 50)
-        #expect(result.max < Self.latencyBound, "echo waited \(result.max) s behind a discard blast; \(result.summary)")
+        result.expectServed(50, within: Self.latencyBound, behind: "a discard blast")
         _ = daemon
     }
 
@@ -81,9 +79,7 @@ import Testing
         let result = measureEcho(port: echo, exchanges: 50, load: load)
         try load.waitFinished(threads: threads)
         print("connection burst: \(load.count) connections; echo \(result.summary)")
-        #expect(result.failures.isEmpty, "\(result.failures)")
-        #expect(result.latencies.count == 50)
-        #expect(result.max < Self.burstLatencyBound, "echo waited \(result.max) s behind a connection burst; \(result.summary)")
+        result.expectServed(50, within: Self.burstLatencyBound, behind: "a connection burst")
         _ = daemon
     }
 
@@ -171,6 +167,15 @@ private struct EchoResult {
     var latencies: [Double] = []
     var failures: [String] = []
     var max: Double { latencies.max() ?? .infinity }
+
+    /// Every one of `exchanges` echo round trips succeeded, none slower
+    /// than `bound` seconds.
+    func expectServed(_ exchanges: Int, within bound: Double, behind what: String,
+                      sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(failures.isEmpty, "\(failures)", sourceLocation: sourceLocation)
+        #expect(latencies.count == exchanges, sourceLocation: sourceLocation)
+        #expect(max < bound, "echo waited \(max) s behind \(what); \(summary)", sourceLocation: sourceLocation)
+    }
     var summary: String {
         let sorted = latencies.sorted()
         guard !sorted.isEmpty else { return "no exchange" }
