@@ -29,7 +29,7 @@ import Testing
         let entries = environment.with({ writer in
             writer.add("PROTO", "TCP")
             withUnsafeBytes(of: &mapped) { writer.add(address: "TCPREMOTEIP", port: "TCPREMOTEPORT", from: $0) }
-        }) { envp in
+        }) { envp, _ in
             var found: [String] = []
             var i = 0
             while let entry = envp[i] {
@@ -45,8 +45,56 @@ import Testing
         let environment = HandlerEnvironment([])
         let result: Int? = environment.with({ writer in
             for _ in 0..<(HandlerEnvironment.extraSlots + 1) { writer.add("X", "y") }
-        }) { _ in 1 }
+        }) { _, _ in 1 }
         #expect(result == nil)
+    }
+
+    @Test func socketActivationVariablesAreWrittenInPlace() {
+        let environment = HandlerEnvironment([])
+        let entries = environment.with({ writer in
+            writer.add("LISTEN_FDS", number: 2)
+            writer.reserve("LISTEN_PID", capacity: 32)
+            writer.add("LISTEN_FDNAMES", repeating: Array("web".utf8), count: 2)
+            writer.add("UNIXREMOTEEUID", number: 0)
+        }) { envp, reserved -> [String] in
+            #expect(reserved?.capacity == 32)
+            // The child writes the pid into the reserved entry after clone.
+            if let entry = reserved?.entry { strcpy(entry, "LISTEN_PID=4242") }
+            var found: [String] = []
+            var i = 0
+            while let entry = envp[i] {
+                found.append(String(cString: entry))
+                i += 1
+            }
+            return found
+        }
+        #expect(entries == ["LISTEN_FDS=2", "LISTEN_PID=4242", "LISTEN_FDNAMES=web:web", "UNIXREMOTEEUID=0"])
+    }
+
+    @Test func eventTokensRoundTripAndTellGenerationsApart() {
+        let token = EventToken(.connection, slot: 70_000, generation: 0x3FFF_FFFF)
+        #expect(EventToken(rawValue: token.rawValue) == token)
+        #expect(EventToken(rawValue: EventToken.signals.rawValue) == EventToken.signals)
+        #expect(EventToken(.listener, slot: 3, generation: 1).rawValue != EventToken(.listener, slot: 3, generation: 2).rawValue)
+        #expect(EventToken(.listener, slot: 3, generation: 1).rawValue != EventToken(.connection, slot: 3, generation: 1).rawValue)
+        #expect(EventToken(rawValue: 3 << 62) == nil, "no fourth kind")
+    }
+
+    @Test func deadlinesComeDueInOrderAndMoveWhenScheduledAgain() {
+        var deadlines = Deadlines<String>()
+        #expect(deadlines.earliest() == nil)
+        deadlines.schedule("b", at: 200)
+        deadlines.schedule("a", at: 100)
+        deadlines.schedule("c", at: 300)
+        deadlines.schedule("a", at: 250)  // moved later
+        deadlines.scheduleIfUnset("b", at: 50)  // already set: unchanged
+        deadlines.cancel("c")
+        #expect(deadlines.earliest() == 200)
+        #expect(deadlines.popDue(now: 199) == nil)
+        #expect(deadlines.popDue(now: 1000) == "b")
+        #expect(deadlines.popDue(now: 1000) == "a")
+        #expect(deadlines.popDue(now: 1000) == nil, "c was cancelled")
+        #expect(deadlines.earliest() == nil)
     }
 
     @Test func addressRangesMatchByPrefix() {
@@ -68,11 +116,7 @@ import Testing
         #expect(chargenPattern.allSatisfy { ($0 >= 32 && $0 <= 126) || $0 == 0x0D || $0 == 0x0A })
     }
 
-    @Test func mappedIPv4AddressesAreShownAsIPv4() {
-        let mapped = SocketAddress(ipv6: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 127, 0, 0, 1], port: 80)
-        #expect(mapped.unmappingIPv4().description == "127.0.0.1:80")
-        let plain = SocketAddress(literal: "::1", port: 80)!
-        #expect(plain.unmappingIPv4() == plain)
+    @Test func unixPathsMustFitSunPath() {
         #expect(SocketAddress(unixPath: "/run/x.sock")!.description == "/run/x.sock")
         #expect(SocketAddress(unixPath: String(repeating: "a", count: 200)) == nil)
     }

@@ -13,7 +13,8 @@ enum PendingInput {
 }
 
 /// The crash-loop rule (SPEC section 5, docs/DESIGN.md "Crash loops"), for
-/// handlers that hold a socket: wait services and nowait dgram.
+/// handlers that hold sockets: wait services and nowait dgram. The count and
+/// the back-off are the service's; what waited is each socket's.
 extension Daemon {
     /// A failure this soon after the start counts towards a crash loop.
     static let quickExitMilliseconds: Int64 = 1_000
@@ -50,10 +51,10 @@ extension Daemon {
     func countArrivals(_ listener: Listener) {
         guard listener.endpoint.socketType != .dgram, let fd = listener.fd else { return }
         do {
-            try epoll.watchArrivals(fd, token: listener.token)
+            try epoll.add(fd, token: listener.token.rawValue, events: [.readable, .edgeTriggered])
             listener.countingArrivals = true
             // Registering a socket with input waiting reports it at once:
-            // that first event is no arrival. (The loop woke for this input.)
+            // that first event is no arrival.
             if case .acceptQueue(0) = listener.pendingAtStart {} else { listener.arrivals = -1 }
         } catch {
             log.error("poll_failed", ("service", listener.state.label), ("error", "\(error)"))
@@ -68,8 +69,9 @@ extension Daemon {
         if monotonicMilliseconds() - listener.handedOverAt >= Self.quickExitMilliseconds { unpoll(listener) }
     }
 
-    /// True when a handler that exited 0 left its input as it found it:
-    /// started again, it would find the same input and exit again, forever.
+    /// True when a handler that exited 0 left the input of `listener` as it
+    /// found it: started again, it would find the same input and exit again,
+    /// forever.
     func madeNoProgress(_ listener: Listener) -> Bool {
         guard let fd = listener.fd else { return false }
         switch listener.pendingAtStart {
@@ -87,33 +89,47 @@ extension Daemon {
         }
     }
 
-    /// Counts a quick failure, or clears the count, when the handler holding
-    /// `listener` exits; the third quick failure in a row starts a back-off.
-    func account(exitOf listener: Listener, status: CInt, lived: Int64) {
+    /// Counts a quick failure, or clears the count, when a handler holding
+    /// `sockets` exits; the third quick failure in a row starts a back-off.
+    /// A handler that exited 0 made progress if it took input from any of
+    /// its sockets.
+    func account(exitOf sockets: [Listener], state: ServiceState, status: CInt, lived: Int64) {
         let quick = lived < Self.quickExitMilliseconds
         let succeeded = Self.exitedNormally(status)
-        let stalled = succeeded && quick && madeNoProgress(listener)
+        let stalled = succeeded && quick && sockets.allSatisfy { madeNoProgress($0) }
         if quick && (!succeeded || stalled) {
-            listener.quickFailures += 1
-            if listener.quickFailures >= Self.quickFailuresBeforeBackoff {
+            state.quickFailures += 1
+            if state.quickFailures >= Self.quickFailuresBeforeBackoff {
                 let what = stalled ? "exited 0 without consuming its input" : Self.describe(status)
-                backOff(listener, reason: "handler \(what) after \(lived) ms, \(listener.quickFailures) times in a row")
+                backOff(state, reason: "handler \(what) after \(lived) ms, \(state.quickFailures) times in a row")
             }
         } else {
-            listener.quickFailures = 0
+            state.quickFailures = 0
         }
-        if lived >= Self.healthyMilliseconds { listener.backoffMilliseconds = 0 }
+        if lived >= Self.healthyMilliseconds { state.backoffMilliseconds = 0 }
     }
 
-    /// Takes a socket out of the loop for a while: 1 s, doubling to 60 s.
-    func backOff(_ listener: Listener, reason: String) {
-        let next = listener.backoffMilliseconds == 0 ? 1_000 : listener.backoffMilliseconds * 2
-        listener.backoffMilliseconds = min(next, Self.maxBackoffMilliseconds)
-        let resume = monotonicMilliseconds() + listener.backoffMilliseconds
-        listener.resumeAt = resume
-        earliestResume = min(earliestResume ?? resume, resume)
-        unpoll(listener)
-        log.warn("backoff", ("service", listener.state.label), ("delay_ms", "\(listener.backoffMilliseconds)"),
+    /// Takes every socket of a service out of the loop for a while: 1 s,
+    /// doubling to 60 s.
+    func backOff(_ state: ServiceState, reason: String) {
+        let next = state.backoffMilliseconds == 0 ? 1_000 : state.backoffMilliseconds * 2
+        state.backoffMilliseconds = min(next, Self.maxBackoffMilliseconds)
+        let resume = monotonicMilliseconds() + state.backoffMilliseconds
+        state.resumeAt = resume
+        deadlines.schedule(.resume(ObjectIdentifier(state)), at: resume)
+        for listener in listeners.listeners(of: state) where !listener.held { unpoll(listener) }
+        log.warn("backoff", ("service", state.label), ("delay_ms", "\(state.backoffMilliseconds)"),
                  ("reason", reason))
+    }
+
+    /// A back-off's end: the service's sockets are polled again.
+    func endBackOff(of id: ObjectIdentifier, now: Int64) {
+        guard let state = services.first(where: { ObjectIdentifier($0) == id }), let resume = state.resumeAt else { return }
+        guard now >= resume else {
+            deadlines.schedule(.resume(id), at: resume)
+            return
+        }
+        state.resumeAt = nil
+        for listener in listeners.listeners(of: state) { poll(listener) }
     }
 }

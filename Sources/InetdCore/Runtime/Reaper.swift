@@ -14,7 +14,7 @@ extension Daemon {
                 return
             }
             if pid == 0 { return }
-            guard let child = children.removeValue(forKey: pid) else {
+            guard let child = children.remove(pid) else {
                 // Not ours: an orphan adopted while inetd is PID 1.
                 if log.verbose { log.debug("reaped", ("pid", "\(pid)"), ("status", Self.describe(status))) }
                 continue
@@ -25,7 +25,6 @@ extension Daemon {
 
     func finished(_ child: Child, pid: pid_t, status: CInt) {
         let state = child.state
-        state.active -= 1
         let lived = monotonicMilliseconds() - child.started
         let normal = Self.exitedNormally(status)
         // Without -d, abnormal exits are a client's to cause: one line per
@@ -34,18 +33,7 @@ extension Daemon {
             log.write(normal ? .debug : .warn, "exit", [("service", state.label), ("pid", "\(pid)"),
                                                         ("status", Self.describe(status)), ("duration_ms", "\(lived)")])
         }
-
-        guard let listener = child.listener, listener.holder == pid else { return }
-        listener.holder = nil
-        guard byEndpoint[listener.endpoint] === listener, listener.fd != nil else { return }
-        account(exitOf: listener, status: status, lived: lived)
-        unpoll(listener)  // ends the count of arrivals, if still on
-        do {
-            try listener.fd?.setNonBlocking(true)
-        } catch {
-            log.error("takeback_failed", ("service", state.label), ("error", "\(error)"))
-        }
-        poll(listener)
+        if !child.sockets.isEmpty { takeBack(child, pid: pid, status: status, lived: lived) }
     }
 
     static func exitedNormally(_ status: CInt) -> Bool {

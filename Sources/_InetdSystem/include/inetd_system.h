@@ -68,6 +68,9 @@ void inetd_spawn_set_handler_nofile(unsigned long soft, unsigned long hard);
 
 /// accept4(2); a thin wrapper because it is a GNU extension.
 int inetd_accept4(int fd, struct sockaddr *_Nullable addr, socklen_t *_Nullable len, int flags);
+/// getsockopt(SO_PEERCRED): struct ucred needs _GNU_SOURCE, which Swift's
+/// Glibc module is not built with.
+int inetd_peer_credentials(int fd, pid_t *_Nonnull pid, uid_t *_Nonnull uid, gid_t *_Nonnull gid);
 /// The process environment (`environ`).
 char *_Nullable *_Nullable inetd_environ(void);
 /// madvise(MADV_DONTNEED) on every private file-backed r-x mapping; returns

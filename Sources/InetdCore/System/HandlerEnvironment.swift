@@ -1,32 +1,6 @@
 import Glibc
 import _InetdSystem
 
-/// A failed spawn: the set-up step and the errno the child (or fork) hit.
-public struct SpawnError: Error, CustomStringConvertible {
-    public var step: Int32
-    public var errno: Int32
-
-    public var stepName: String {
-        switch UInt32(step) {
-        case INETD_STEP_CLONE.rawValue: return "clone"
-        case INETD_STEP_SIGNALS.rawValue: return "sigprocmask"
-        case INETD_STEP_SETSID.rawValue: return "setsid"
-        case INETD_STEP_CHDIR.rawValue: return "chdir"
-        case INETD_STEP_DUP.rawValue: return "dup2"
-        case INETD_STEP_SETGROUPS.rawValue: return "setgroups"
-        case INETD_STEP_SETGID.rawValue: return "setgid"
-        case INETD_STEP_SETUID.rawValue: return "setuid"
-        case INETD_STEP_VERIFY.rawValue: return "setuid(0) after drop"
-        case INETD_STEP_RLIMIT.rawValue: return "setrlimit"
-        case INETD_STEP_CLOSE.rawValue: return "close_range"
-        case INETD_STEP_EXEC.rawValue: return "execve"
-        default: return "spawn"
-        }
-    }
-
-    public var description: String { "\(stepName): \(errnoText(errno)) (errno \(errno))" }
-}
-
 /// inetd's environment as handlers inherit it: without the names inetd sets
 /// for a handler itself (PROTO, TCP*, UNIX*, LISTEN_*) and without
 /// NOTIFY_SOCKET (meant for inetd, which reads it before this runs). An
@@ -60,8 +34,10 @@ final class HandlerEnvironment {
     private let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
     private let baseCount: Int
     private let scratch: UnsafeMutablePointer<UInt8>
-    static let scratchCapacity = 1024
-    static let extraSlots = 8
+    /// Room for the per-handler variables: the UCSPI ones, the unix peer's
+    /// ids, and LISTEN_FDNAMES with one name per socket.
+    static let scratchCapacity = 4096
+    static let extraSlots = 12
 
     init(_ variables: [String]) {
         baseCount = variables.count
@@ -78,16 +54,17 @@ final class HandlerEnvironment {
     }
 
     /// Calls `body` with envp holding the base variables plus what `fill`
-    /// writes; nil when that does not fit.
+    /// writes, and the entry reserved for LISTEN_PID if `fill` reserved one;
+    /// nil when that does not fit.
     func with<R>(_ fill: (inout VariableWriter) -> Void,
-                 _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R? {
+                 _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, VariableWriter.Reserved?) -> R) -> R? {
         var writer = VariableWriter(envp: envp, first: baseCount, slots: Self.extraSlots,
                                     scratch: scratch, capacity: Self.scratchCapacity)
         fill(&writer)
         defer { envp[baseCount] = nil }
         guard !writer.overflowed else { return nil }
         envp[writer.slot] = nil
-        return body(envp)
+        return body(envp, writer.reserved)
     }
 }
 
@@ -101,6 +78,14 @@ struct VariableWriter {
     private let capacity: Int
     private var used = 0
     fileprivate var overflowed = false
+    fileprivate var reserved: Reserved?
+
+    /// An entry the child fills in after clone (LISTEN_PID: only the child
+    /// knows its pid), with its room counting the terminating NUL.
+    struct Reserved {
+        var entry: UnsafeMutablePointer<CChar>
+        var capacity: Int
+    }
 
     fileprivate init(envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, first: Int, slots: Int,
                      scratch: UnsafeMutablePointer<UInt8>, capacity: Int) {
@@ -115,6 +100,47 @@ struct VariableWriter {
         guard let start = begin(name) else { return }
         append(value.utf8Start, value.utf8CodeUnitCount)
         finish(start)
+    }
+
+    /// `NAME=value` from bytes.
+    mutating func add(_ name: StaticString, bytes value: [UInt8]) {
+        guard let start = begin(name) else { return }
+        value.withUnsafeBufferPointer { append($0.baseAddress!, $0.count) }
+        finish(start)
+    }
+
+    /// `NAME=value` with `value` written `count` times, `:`-separated
+    /// (LISTEN_FDNAMES: one name per descriptor).
+    mutating func add(_ name: StaticString, repeating value: [UInt8], count: Int) {
+        guard let start = begin(name) else { return }
+        for i in 0..<count {
+            if i > 0 { append(byte: UInt8(ascii: ":")) }
+            value.withUnsafeBufferPointer { append($0.baseAddress!, $0.count) }
+        }
+        finish(start)
+    }
+
+    /// `NAME=` and a decimal number.
+    mutating func add(_ name: StaticString, number: Int) {
+        guard let start = begin(name) else { return }
+        appendDecimal(number)
+        finish(start)
+    }
+
+    /// An entry of `capacity` bytes for the child to write (LISTEN_PID);
+    /// it holds `NAME=` until then.
+    mutating func reserve(_ name: StaticString, capacity: Int) {
+        guard let start = begin(name) else { return }
+        let end = start + capacity - 1
+        guard end < self.capacity else {
+            overflowed = true
+            return
+        }
+        (scratch + used).update(repeating: 0, count: end - used)
+        used = end
+        finish(start)
+        reserved = Reserved(entry: UnsafeMutableRawPointer(scratch + start).assumingMemoryBound(to: CChar.self),
+                            capacity: capacity)
     }
 
     /// `NAMEIP=...` and `NAMEPORT=...` from an IPv4 or IPv6 `sockaddr`; an
@@ -137,18 +163,23 @@ struct VariableWriter {
             finish(start)
         }
         if let start = begin(portName) {
-            var port = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
-            var count = 0
-            withUnsafeMutableBytes(of: &digits) { d in
-                repeat {
-                    d[count] = UInt8(ascii: "0") + UInt8(port % 10)
-                    port /= 10
-                    count += 1
-                } while port > 0
-                for i in (0..<count).reversed() { append(byte: d[i]) }
-            }
+            appendDecimal(Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 2, as: UInt16.self))))
             finish(start)
+        }
+    }
+
+    private mutating func appendDecimal(_ number: Int) {
+        var value = number.magnitude
+        if number < 0 { append(byte: UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[count] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+                count += 1
+            } while value > 0
+            for i in (0..<count).reversed() { append(byte: d[i]) }
         }
     }
 
@@ -198,60 +229,5 @@ struct VariableWriter {
         used += 1
         envp[slot] = UnsafeMutableRawPointer(scratch + start).assumingMemoryBound(to: CChar.self)
         slot += 1
-    }
-}
-
-/// A handler program made ready to exec once, at load: path, argv and
-/// numeric ids as C data.
-final class PreparedProgram {
-    private let path: UnsafeMutablePointer<CChar>
-    private let argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-    private let argc: Int
-    private let groups: UnsafeMutablePointer<gid_t>
-    private let identity: Identity?
-    private let environment: HandlerEnvironment
-
-    init(path: String, arguments: [String], environment: HandlerEnvironment, identity: Identity?) {
-        self.path = strdup(path)!
-        argc = arguments.count
-        argv = .allocate(capacity: argc + 1)
-        for (i, arg) in arguments.enumerated() { argv[i] = strdup(arg) }
-        argv[argc] = nil
-        self.environment = environment
-        self.identity = identity
-        precondition(identity == nil || identity?.groups != nil, "supplementary groups not looked up")
-        let ids = identity?.groups ?? []
-        groups = .allocate(capacity: max(ids.count, 1))
-        for (i, gid) in ids.enumerated() { groups[i] = gid }
-    }
-
-    deinit {
-        free(path)
-        for i in 0..<argc { free(argv[i]) }
-        argv.deallocate()
-        groups.deallocate()
-    }
-
-    /// Starts the handler with `fds` as its descriptors 0, 1 and 2 and what
-    /// `variables` writes added to its environment. Returns its pid once
-    /// exec succeeded. C equivalent: `inetd_spawn` (see inetd_system.h).
-    func spawn(fds: (CInt, CInt, CInt), variables: (inout VariableWriter) -> Void) -> Result<pid_t, SpawnError> {
-        var fds = fds
-        var pid: pid_t = 0
-        var step: CInt = 0
-        let code = environment.with(variables) { envp in
-            withUnsafePointer(to: &fds) { tuple in
-                tuple.withMemoryRebound(to: CInt.self, capacity: 3) { fdList in
-                    var request = inetd_spawn_req(
-                        path: path, argv: argv, envp: envp, fds: fdList, nfds: 3,
-                        change_identity: identity == nil ? 0 : 1, uid: identity?.uid ?? 0, gid: identity?.gid ?? 0,
-                        groups: groups, ngroups: CInt(identity?.groups?.count ?? 0),
-                        listen_pid_entry: nil, listen_pid_capacity: 0)
-                    return inetd_spawn(&request, &pid, &step)
-                }
-            }
-        }
-        guard let code else { return .failure(SpawnError(step: Int32(INETD_STEP_NONE.rawValue), errno: E2BIG)) }
-        return code == 0 ? .success(pid) : .failure(SpawnError(step: step, errno: code))
     }
 }

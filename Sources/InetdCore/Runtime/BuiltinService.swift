@@ -6,44 +6,6 @@ import _InetdSystem
 /// one bounded buffer, and is dropped once idle; a UDP request is answered
 /// only when its source cannot be another datagram service (the echo and
 /// chargen loop of CERT CA-1996-01).
-enum BuiltinKind: String {
-    case echo, discard, chargen, daytime, time
-
-    /// The well-known ports of the UDP built-ins: never answered.
-    static let wellKnownPorts: Set<UInt16> = [7, 9, 13, 19, 37]
-}
-
-/// One TCP connection to echo, discard or chargen.
-final class BuiltinConnection {
-    let fd: FileDescriptor
-    let kind: BuiltinKind
-    let state: ServiceState
-    let token: UInt64
-    let buffer: UnsafeMutableRawBufferPointer
-    /// echo: bytes read and not yet written back.
-    var pending = 0
-    /// chargen: where the next write starts in the pattern.
-    var chargenOffset = 0
-    var inputClosed = false
-    var lastActivity: Int64
-    var interest: (read: Bool, write: Bool) = (true, false)
-
-    static let bufferSize = 4096
-
-    init(fd: FileDescriptor, kind: BuiltinKind, state: ServiceState, token: UInt64, now: Int64) {
-        self.fd = fd
-        self.kind = kind
-        self.state = state
-        self.token = token
-        lastActivity = now
-        buffer = .allocate(byteCount: Self.bufferSize, alignment: 1)
-    }
-
-    deinit { buffer.deallocate() }
-
-    var slot: Int { Int(token & 0x7FFF_FFFF) }
-}
-
 /// RFC 864's pattern: 95 lines of 72 printable characters, each starting one
 /// character later than the one before, every line ended by CR LF.
 let chargenPattern: [UInt8] = {
@@ -58,16 +20,8 @@ let chargenPattern: [UInt8] = {
 }()
 
 extension Daemon {
-    static let connectionFlag: UInt64 = 0x8000_0000
-    static let defaultBuiltinIdleSeconds = 60
-    /// Connections one listener may accept in one turn; the listener is
-    /// level-triggered, so the rest are taken next turn, after every other
-    /// ready event has had its share. Both budgets are a few hundred
-    /// microseconds of the loop's CPU: a spawn costs about 45 us
-    /// (docs/benchmarks.md) and waits for the child's exec (CLONE_VFORK),
-    /// a built-in accept about a tenth of that. One epoll_wait more per
-    /// budget is well under 1 % of what the connections themselves cost.
-    static let spawnAcceptBudget = 8
+    /// Connections a built-in listener may accept in one turn (as
+    /// `spawnAcceptBudget`): an accept costs about a tenth of a spawn.
     static let builtinAcceptBudget = 32
     /// SO_SNDBUF and SO_RCVBUF of a built-in connection (the kernel doubles
     /// it, to 64 KiB): what a client that never reads can pin in inetd's
@@ -90,7 +44,7 @@ extension Daemon {
         var budget = Self.builtinAcceptBudget
         while listener.polled, budget > 0 {
             budget -= 1
-            if cap > 0, state.active >= cap {
+            if cap > 0, connections.active(state) >= cap {
                 unpoll(listener)
                 return
             }
@@ -115,47 +69,42 @@ extension Daemon {
     }
 
     func open(_ connection: FileDescriptor, _ kind: BuiltinKind, _ state: ServiceState) {
-        let slot = freeConnectionSlots.popLast() ?? connections.count
-        generation &+= 1
-        let token = UInt64(generation) << 32 | Self.connectionFlag | UInt64(slot)
+        let token = connections.reserve()
         let builtin = BuiltinConnection(fd: connection, kind: kind, state: state, token: token,
                                         now: monotonicMilliseconds())
-        builtin.interest = (true, kind == .chargen)
         do {
             try Socket.capBuffers(connection, bytes: Self.builtinSocketBuffer)
-            try epoll.add(connection, token: token, write: builtin.interest.write)
+            try epoll.add(connection, token: token.rawValue, events: builtin.interest)
         } catch {
             log.error("builtin_failed", ("service", state.label), ("error", "\(error)"))
             connection.close()
-            freeConnectionSlots.append(slot)
+            connections.release(token)
             return
         }
-        if slot == connections.count { connections.append(builtin) } else { connections[slot] = builtin }
-        state.active += 1
-        if idleCheckAt == nil { idleCheckAt = monotonicMilliseconds() + 1000 }
+        connections.insert(builtin)
+        deadlines.scheduleIfUnset(.idleConnections, at: monotonicMilliseconds() + 1000)
     }
 
-    func handleConnection(_ token: UInt64, _ events: UInt32) {
-        let slot = Int(token & 0x7FFF_FFFF)
-        guard slot < connections.count, let c = connections[slot], c.token == token else { return }
+    func serveBuiltin(_ c: BuiltinConnection, _ events: Epoll.Events) {
         c.lastActivity = monotonicMilliseconds()
-        if events & EPOLLIN.rawValue != 0 || events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+        if !events.isDisjoint(with: Epoll.Events.input) {
             guard readInput(c) else { return finish(c) }
         }
-        if c.kind == .echo, c.pending > 0 || events & EPOLLOUT.rawValue != 0 {
+        if c.kind == .echo, c.pending > 0 || events.contains(.writable) {
             guard flushEcho(c) else { return finish(c) }
-        } else if c.kind == .chargen, events & EPOLLOUT.rawValue != 0 {
+        } else if c.kind == .chargen, events.contains(.writable) {
             guard writeChargen(c) else { return finish(c) }
         }
         // echo ends once the client has closed and everything went back;
         // discard and chargen end when the client closes.
         if c.inputClosed, c.kind != .echo || c.pending == 0 { return finish(c) }
-        let wanted = (read: !c.inputClosed && (c.kind != .echo || c.pending < BuiltinConnection.bufferSize),
-                      write: c.kind == .chargen || c.pending > 0)
+        var wanted: Epoll.Events = [.error, .hangUp]
+        if !c.inputClosed && (c.kind != .echo || c.pending < BuiltinConnection.bufferSize) { wanted.insert(.readable) }
+        if c.kind == .chargen || c.pending > 0 { wanted.insert(.writable) }
         if wanted != c.interest {
             c.interest = wanted
             do {
-                try epoll.modify(c.fd, token: c.token, read: wanted.read, write: wanted.write)
+                try epoll.modify(c.fd, token: c.token.rawValue, events: wanted)
             } catch {
                 finish(c)
             }
@@ -175,7 +124,7 @@ extension Daemon {
             if n > 0 { c.pending += n } else if n == 0 { c.inputClosed = true } else { return errno == EAGAIN || errno == EINTR }
             return true
         }
-        let n = recv(c.fd.rawValue, datagramBuffer.baseAddress!, datagramBuffer.count, 0)
+        let n = recv(c.fd.rawValue, datagrams.buffer.baseAddress!, datagrams.buffer.count, 0)
         if n == 0 { c.inputClosed = true }
         return n >= 0 || errno == EAGAIN || errno == EINTR
     }
@@ -203,28 +152,18 @@ extension Daemon {
     func finish(_ c: BuiltinConnection) {
         try? epoll.remove(c.fd)
         c.fd.close()
-        connections[c.slot] = nil
-        freeConnectionSlots.append(c.slot)
-        c.state.active -= 1
-        for endpoint in c.state.service.endpoints {
-            if let listener = byEndpoint[endpoint], listener.state === c.state { poll(listener) }
-        }
+        connections.remove(c)
+        for listener in listeners.listeners(of: c.state) { poll(listener) }
     }
 
     /// Drops connections idle for longer than their service's `timeout=`
     /// (60 s by default); checked once a second while any is open.
     func closeIdleConnections(now: Int64) {
-        var open = false
-        for case let c? in connections {
-            let limit = Int64(c.state.entry.options.timeoutSeconds ?? Self.defaultBuiltinIdleSeconds) * 1000
-            if now - c.lastActivity >= limit {
-                if log.verbose { log.debug("builtin_idle", ("service", c.state.label)) }
-                finish(c)
-            } else {
-                open = true
-            }
+        for c in connections.all where now - c.lastActivity >= c.idleLimitMilliseconds {
+            if log.verbose { log.debug("builtin_idle", ("service", c.state.label)) }
+            finish(c)
         }
-        idleCheckAt = open ? now + 1000 : nil
+        if connections.count > 0 { deadlines.schedule(.idleConnections, at: now + 1000) }
     }
 
     // MARK: - UDP
@@ -236,7 +175,7 @@ extension Daemon {
     func answerDatagrams(_ listener: Listener, _ kind: BuiltinKind) {
         guard let fd = listener.fd else { return }
         let state = listener.state
-        let buffer = datagramBuffer
+        let buffer = datagrams.buffer
         for _ in 0..<64 {
             var peer = PeerBuffer()
             let got = withUnsafeMutablePointer(to: &peer.storage) {
@@ -276,7 +215,7 @@ extension Daemon {
     func acceptableSource(_ peer: inout PeerBuffer) -> Bool {
         withUnsafeBytes(of: &peer.storage) { raw in
             let port = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-            if port < 1024 || BuiltinKind.wellKnownPorts.contains(port) || builtinUDPPorts.contains(port) { return false }
+            if port < 1024 || BuiltinKind.wellKnownPorts.contains(port) || datagrams.ports.contains(port) { return false }
             switch raw.load(as: sa_family_t.self) {
             case sa_family_t(AF_INET):
                 let first = raw[4]

@@ -1,0 +1,117 @@
+import Glibc
+
+/// Binding, re-binding and closing listeners.
+extension Daemon {
+    func bind(_ listener: Listener, poll polling: Bool = true) {
+        guard descriptors.hasRoomToBind else {
+            // Left unbound, so that the bound services keep the headroom they
+            // need to serve; retried with the others every 60 s.
+            let text = "descriptor limit"
+            if listener.lastBindError != text {
+                log.error("bind_skipped", ("service", listener.state.label), ("address", listener.name),
+                          ("reason", "fewer than \(DescriptorBudget.reserve) descriptors would remain"),
+                          ("limit", "\(descriptors.limit?.soft ?? 0)"), ("retry_in_s", "\(Self.bindRetryMilliseconds / 1000)"))
+            }
+            listener.lastBindError = text
+            scheduleBindRetry()
+            return
+        }
+        do {
+            let bound = try SocketBinder.open(listener.endpoint, listener.state.service)
+            descriptors.countBound()
+            listener.fd = bound.fd
+            listener.socketFile = bound.file
+            listener.lastBindError = nil
+            if log.verbose { log.debug("listening", ("service", listener.state.label), ("address", listener.name)) }
+            if polling { poll(listener) }
+        } catch where SocketBinder.ipv6Unavailable(error) && listener.state.entry.transport.families == .both {
+            log.warn("ipv6_unavailable", ("service", listener.state.label), ("error", "\(error)"))
+            listeners.forget(listener)
+        } catch {
+            let text = "\(error)"
+            if listener.lastBindError != text {
+                log.error("bind_failed", ("service", listener.state.label), ("address", listener.name),
+                          ("error", text), ("retry_in_s", "\(Self.bindRetryMilliseconds / 1000)"))
+            }
+            listener.lastBindError = text
+            scheduleBindRetry()
+        }
+    }
+
+    func scheduleBindRetry() {
+        deadlines.scheduleIfUnset(.bindRetry, at: monotonicMilliseconds() + Self.bindRetryMilliseconds)
+    }
+
+    /// Every 60 s while a socket is unbound, in file order, so that the same
+    /// lines win as at start.
+    func retryBinding() {
+        descriptors.startBinding()
+        for listener in listeners.inOrder where listener.fd == nil { bind(listener) }
+    }
+
+    /// A kept socket takes the new entry's socket options.
+    func reconfigure(_ listener: Listener) {
+        guard let fd = listener.fd else {
+            bind(listener)
+            return
+        }
+        let entry = listener.state.entry
+        do throws(SystemError) {
+            if let n = entry.sendBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_SNDBUF, value: CInt(n)) }
+            if let n = entry.receiveBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: CInt(n)) }
+            if listener.endpoint.socketType != .dgram {
+                try Socket.listen(fd, backlog: CInt(entry.options.backlog ?? Int(SOMAXCONN)))
+            }
+            if listener.endpoint.kind == .unix {
+                let found = try SocketBinder.applyOwnership(listener.endpoint, listener.state.service, file: listener.socketFile)
+                if found != .ours { warnNotOurs(listener, found) }
+            }
+        } catch {
+            log.warn("reconfigure_failed", ("service", listener.state.label), ("error", "\(error)"))
+        }
+        poll(listener)
+    }
+
+    /// Closes a listener for good (removed by a reload, or at stop). A
+    /// handler holding the socket keeps its own copy.
+    func close(_ listener: Listener) {
+        unpoll(listener)
+        if let fd = listener.fd {
+            // A child cloned a moment ago may still hold a copy of every
+            // descriptor until its exec closes them; if that copy outlived
+            // ours, connections would queue on a removed service and be
+            // reset. Shut down, the socket stops listening at once. Not a
+            // socket a handler holds: that handler keeps it (SPEC 6).
+            if !listener.held, listener.endpoint.socketType != .dgram { try? Socket.shutdown(fd) }
+            fd.close()
+            listener.fd = nil
+            if let file = listener.socketFile {
+                // Only the socket file inetd bound is removed: a symlink,
+                // a file or another program's socket now at the path stays.
+                listener.socketFile = nil
+                do {
+                    let found = try file.remove(at: listener.endpoint.address.host)
+                    if case .other = found { warnNotOurs(listener, found) }
+                } catch {
+                    log.warn("unlink_failed", ("service", listener.state.label), ("path", listener.endpoint.address.host),
+                             ("error", "\(error)"))
+                }
+            }
+            if log.verbose { log.debug("closed", ("service", listener.state.label), ("address", listener.name)) }
+        }
+        listeners.forget(listener)
+    }
+
+    /// The path of a unix listener no longer holds the socket file inetd
+    /// bound there: logged, and whatever is there is left alone.
+    func warnNotOurs(_ listener: Listener, _ found: UnixSocketFile.Found) {
+        let what: String
+        switch found {
+        case .ours: return
+        case .nothing: what = "nothing"
+        case .other(let kind): what = kind
+        }
+        log.warn("unix_path_not_ours", ("service", listener.state.label), ("path", listener.endpoint.address.host),
+                 ("found", what), ("action", "left alone"))
+    }
+}

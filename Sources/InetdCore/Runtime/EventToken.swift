@@ -1,0 +1,72 @@
+/// What an epoll registration's 64-bit user data names: which table, which
+/// slot in it, and the generation of the slot's occupant. A descriptor closed
+/// and reused since (a listener removed by a reload, a built-in connection
+/// finished) leaves events behind whose generation no longer matches: they
+/// are dropped. The one encoding and the one decoding of a token.
+struct EventToken: Equatable {
+    enum Kind: UInt64 {
+        case signals = 0
+        case listener = 1
+        case connection = 2
+    }
+
+    var kind: Kind
+    var slot: Int
+    var generation: UInt32
+
+    /// Bits 62-63: kind; 32-61: generation (30 bits, wrapping); 0-31: slot.
+    var rawValue: UInt64 {
+        kind.rawValue << 62 | UInt64(generation & Self.generationMask) << 32 | UInt64(UInt32(truncatingIfNeeded: slot))
+    }
+
+    init(_ kind: Kind, slot: Int, generation: UInt32) {
+        self.kind = kind
+        self.slot = slot
+        self.generation = generation & Self.generationMask
+    }
+
+    init?(rawValue: UInt64) {
+        guard let kind = Kind(rawValue: rawValue >> 62) else { return nil }
+        self.kind = kind
+        slot = Int(rawValue & 0xFFFF_FFFF)
+        generation = UInt32(truncatingIfNeeded: rawValue >> 32) & Self.generationMask
+    }
+
+    static let generationMask: UInt32 = 0x3FFF_FFFF
+    static let signals = EventToken(.signals, slot: 0, generation: 0)
+}
+
+/// Slots for the objects a table registers in epoll, each stamped with a
+/// generation when it takes a slot: freed slots are reused, stale events are
+/// told apart.
+struct SlotTable<Element: AnyObject> {
+    private(set) var slots: [Element?] = []
+    private var free: [Int] = []
+    private var generation: UInt32 = 0
+    let kind: EventToken.Kind
+
+    init(kind: EventToken.Kind) { self.kind = kind }
+
+    /// A token for the next insertion; `insert` must follow with it.
+    mutating func reserve() -> EventToken {
+        generation &+= 1
+        return EventToken(kind, slot: free.popLast() ?? slots.count, generation: generation)
+    }
+
+    mutating func insert(_ element: Element, at token: EventToken) {
+        if token.slot == slots.count { slots.append(element) } else { slots[token.slot] = element }
+    }
+
+    /// Gives back a reserved slot that was not used.
+    mutating func release(_ token: EventToken) {
+        guard token.slot < slots.count else { return }  // reserved at the end, never inserted
+        slots[token.slot] = nil
+        free.append(token.slot)
+    }
+
+    subscript(slot: Int) -> Element? { slot < slots.count ? slots[slot] : nil }
+
+    mutating func reserveCapacity(_ count: Int) { slots.reserveCapacity(count) }
+
+    var occupied: some Sequence<Element> { slots.lazy.compactMap { $0 } }
+}

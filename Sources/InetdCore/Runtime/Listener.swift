@@ -1,0 +1,36 @@
+/// One bound (or to-be-bound) socket of a service, and its place in the loop.
+final class Listener {
+    let endpoint: Endpoint
+    var state: ServiceState
+    /// nil until bound: binding is retried every 60 s.
+    var fd: FileDescriptor?
+    let token: EventToken
+    /// In the epoll set now.
+    var polled = false
+    /// A handler holds this socket (wait, nowait dgram): it comes back into
+    /// the loop when the child table says that handler was reaped.
+    var held = false
+    /// When the holder got the socket, and what waited on it then.
+    var handedOverAt: Int64 = 0
+    var pendingAtStart = PendingInput.unknown
+    /// In the epoll set edge-triggered, counting arrivals for the holder's
+    /// first second (`Daemon.countArrivals`).
+    var countingArrivals = false
+    var arrivals = 0
+    var lastBindError: String?
+    /// A unix socket's file as bound (device and inode): the only file at
+    /// its path that inetd chmods, chowns or unlinks.
+    var socketFile: UnixSocketFile?
+
+    /// The endpoint as logs show it; made when first logged.
+    lazy var name: String = endpoint.description
+
+    init(endpoint: Endpoint, state: ServiceState, token: EventToken) {
+        self.endpoint = endpoint
+        self.state = state
+        self.token = token
+    }
+
+    /// The built-in this socket serves, if it is one.
+    var builtin: BuiltinKind? { state.builtin }
+}

@@ -1,0 +1,133 @@
+import Glibc
+
+/// nowait stream services: one handler per connection.
+extension Daemon {
+    /// Connections one listener may accept in one turn; the listener is
+    /// level-triggered, so the rest are taken next turn, after every other
+    /// ready event has had its share. A spawn costs about 45 us
+    /// (docs/benchmarks.md) and waits for the child's exec (CLONE_VFORK):
+    /// a few hundred microseconds of the loop's CPU at most, and one
+    /// epoll_wait more per budget is well under 1 % of what the connections
+    /// themselves cost.
+    static let spawnAcceptBudget = 8
+
+    /// One handler for each pending connection, at most `spawnAcceptBudget`
+    /// a turn.
+    func acceptAll(_ listener: Listener) {
+        guard let fd = listener.fd else { return }
+        var peer = PeerBuffer()
+        var budget = Self.spawnAcceptBudget
+        while listener.polled, budget > 0 {
+            budget -= 1
+            let accepted: Socket.Accepted
+            do {
+                accepted = try Socket.accept(fd, peer: &peer)
+            } catch {
+                switch error.errno {
+                case ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, ENETUNREACH:
+                    continue  // that connection is gone; others may wait
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    shed(listener, error)
+                default:
+                    // Level-triggered: left in the loop, a lasting error
+                    // would be hit again on every turn.
+                    log.error("accept_failed", ("service", listener.state.label), ("error", "\(error)"))
+                    backOff(listener.state, reason: "\(error)")
+                }
+                return
+            }
+            guard case .connection(let connection) = accepted else { return }
+            serve(connection, peer: &peer, on: listener)
+            connection.close()
+        }
+    }
+
+    /// Out of descriptors: give up the reserve, accept one connection and
+    /// close it on purpose, so the loop does not spin on a full backlog.
+    func shed(_ listener: Listener, _ error: SystemError) {
+        descriptors.withReserveReleased {
+            var peer = PeerBuffer()
+            guard let fd = listener.fd, case .connection(let c)? = try? Socket.accept(fd, peer: &peer) else { return }
+            c.close()
+            if log.admit(.error, "connection_shed", service: listener.state.label) {
+                log.error("connection_shed", ("service", listener.state.label), ("peer", peer.address().description),
+                          ("error", "\(error)"))
+            }
+        }
+    }
+
+    /// One handler for one connection: on fds 0 and 1, or on fd 3 for
+    /// `nowait,listen-fds` (SPEC 3). Allocates nothing and formats no text
+    /// unless a line is logged.
+    func serve(_ connection: FileDescriptor, peer: inout PeerBuffer, on listener: Listener) {
+        let state = listener.state
+        state.accepted += 1
+        guard let program = state.program else { return }
+        let c = connection.rawValue
+        let result: Result<pid_t, SpawnError>
+        if state.listenFDs {
+            var fds: (CInt, CInt, CInt, CInt) = (devNull.rawValue, 2, 2, c)
+            result = withUnsafePointer(to: &fds) { tuple in
+                tuple.withMemoryRebound(to: CInt.self, capacity: 4) { list in
+                    program.spawn(fds: UnsafeBufferPointer(start: list, count: 4)) { variables in
+                        variables.add("LISTEN_FDS", "1")
+                        variables.reserve("LISTEN_PID", capacity: Self.listenPIDCapacity)
+                        variables.add("LISTEN_FDNAMES", bytes: state.fdName)
+                        connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
+                    }
+                }
+            }
+        } else {
+            result = program.spawn(fds: (c, c, state.stderrToSocket ? c : 2)) { variables in
+                connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
+            }
+        }
+        switch result {
+        case .success(let pid):
+            started(pid, state, holding: [])
+            if log.verbose {
+                log.debug("connection", ("service", state.label), ("peer", peer.address().description), ("pid", "\(pid)"))
+            }
+        case .failure(let error):
+            state.execFailures += 1
+            if log.admit(.error, "spawn_failed", service: state.label) {
+                log.error("spawn_failed", ("service", state.label), ("peer", peer.address().description),
+                          ("error", "\(error)"), ("action", "connection closed"))
+            }
+        }
+    }
+
+    /// `LISTEN_PID=` and a pid of up to 20 digits, with its NUL.
+    static let listenPIDCapacity = 32
+
+    /// UCSPI variables: PROTO and the TCP addresses, IPv4-mapped peers
+    /// shown as IPv4; for unix, the peer's ids from SO_PEERCRED
+    /// (ucspi-unix's names).
+    func connectionVariables(_ connection: FileDescriptor, peer: inout PeerBuffer, listener: Listener,
+                             into variables: inout VariableWriter) {
+        if listener.endpoint.kind == .unix {
+            variables.add("PROTO", "UNIX")
+            if let credentials = try? PeerCredentials.of(connection) {
+                variables.add("UNIXREMOTEEUID", number: credentials.uid)
+                variables.add("UNIXREMOTEEGID", number: credentials.gid)
+                variables.add("UNIXREMOTEPID", number: credentials.pid)
+            }
+            return
+        }
+        withUnsafeBytes(of: &peer.storage) { remote in
+            let v6 = VariableWriter.isIPv6(remote) && !VariableWriter.isMappedIPv4(remote)
+            variables.add("PROTO", v6 ? "TCP6" : "TCP")
+            variables.add(address: "TCPREMOTEIP", port: "TCPREMOTEPORT", from: remote)
+        }
+        if listener.endpoint.address.isWildcard, let local = try? Socket.localAddress(connection) {
+            local.withSockaddrBytes { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
+            return
+        }
+        listener.endpoint.address.withSockaddrBytes { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
+    }
+
+    func started(_ pid: pid_t, _ state: ServiceState, holding sockets: [Listener]) {
+        state.spawned += 1
+        children.add(pid, Child(state: state, wait: state.wait, sockets: sockets, started: monotonicMilliseconds()))
+    }
+}

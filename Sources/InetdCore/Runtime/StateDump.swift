@@ -1,0 +1,18 @@
+extension Daemon {
+    /// SIGUSR1: one line per socket with its state and its service's counters.
+    func dumpState() {
+        for listener in listeners.inOrder {
+            let state = listener.state
+            let condition: String
+            if listener.fd == nil { condition = "unbound" }
+            else if listener.held { condition = "handed-over" }
+            else if state.resumeAt != nil { condition = "backoff" }
+            else { condition = "listening" }
+            let active = children.active(state) + connections.active(state)
+            log.info("state", ("service", state.label), ("address", listener.endpoint.description), ("state", condition),
+                     ("active", "\(active)"), ("accepted", "\(state.accepted)"), ("spawned", "\(state.spawned)"),
+                     ("exec_failures", "\(state.execFailures)"))
+        }
+        log.info("state", ("children", "\(children.count)"), ("services", "\(services.count)"))
+    }
+}
