@@ -52,10 +52,9 @@ public struct LoadedConfiguration {
     }
 
     /// What a valid line asks for that this version does not do yet, one
-    /// message each: a line is skipped, or an option is parsed but not
-    /// enforced. Nothing may look in force that is not.
+    /// message each: an option parsed but not enforced. Nothing may look in
+    /// force that is not.
     public static func notInForce(_ entry: ServiceEntry) -> [String] {
-        if let reason = unservedReason(entry) { return [reason] }
         var messages: [String] = []
         func warn(_ option: String, _ instead: String) { messages.append("\(option) is not enforced yet: \(instead)") }
         let builtin = entry.program.isBuiltin
@@ -90,12 +89,6 @@ public struct LoadedConfiguration {
         guard file.executable(uid: uid, gid: gid, groups: identity?.groups ?? []) else {
             return "program \(program) is not executable by uid \(uid)"
         }
-        return nil
-    }
-
-    /// Valid lines this version parses but does not serve yet; nil when served.
-    public static func unservedReason(_ entry: ServiceEntry) -> String? {
-        if entry.options.listenFDs { return "listen-fds is not served yet: this line is skipped" }
         return nil
     }
 }

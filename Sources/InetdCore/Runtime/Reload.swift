@@ -59,20 +59,15 @@ extension Daemon {
     /// Makes the running table match `next`: the first load and every reload.
     @discardableResult
     func apply(_ next: [Service]) -> ReloadPlan {
-        let runnable = next.filter { service in
-            guard let reason = LoadedConfiguration.unservedReason(service.entry) else { return true }
-            log.error("service_skipped", ("service", service.label), ("reason", reason))
-            return false
-        }
-        let plan = ReloadPlan(current: listeners.order, next: runnable)
+        let plan = ReloadPlan(current: listeners.order, next: next)
         for endpoint in plan.closed {
             if let listener = listeners[endpoint] { close(listener) }
         }
-        services = pairStates(runnable)
+        services = pairStates(next)
         descriptors.startBinding()
-        datagrams.ports = Set(runnable.filter { $0.entry.socketType == .dgram && $0.entry.program.isBuiltin }
+        datagrams.ports = Set(next.filter { $0.entry.socketType == .dgram && $0.entry.program.isBuiltin }
             .flatMap { $0.endpoints.map(\.address.port) })
-        let endpointCount = runnable.reduce(0) { $0 + $1.endpoints.count }
+        let endpointCount = next.reduce(0) { $0 + $1.endpoints.count }
         var order: [Endpoint] = []
         order.reserveCapacity(endpointCount)
         listeners.reserveCapacity(endpointCount + 1)
@@ -93,7 +88,7 @@ extension Daemon {
         for listener in listeners.all { poll(listener) }
         listeners.setOrder(order)
         // After listen(2): connections queue while NSS loads its modules.
-        LoadedConfiguration.lookUpGroups(runnable, lookup: lookup)
+        LoadedConfiguration.lookUpGroups(next, lookup: lookup)
         // Parsing a large file leaves freed heap behind; give it back.
         malloc_trim(0)
         return plan
