@@ -20,6 +20,17 @@ import Testing
         #expect(logfmt("bell\u{07}") == "\"bell\\x07\"")
     }
 
+    /// The NUL-terminated list of `NAME=value` strings, as Swift strings.
+    func environmentStrings(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
+        var found: [String] = []
+        var i = 0
+        while let entry = envp[i] {
+            found.append(String(cString: entry))
+            i += 1
+        }
+        return found
+    }
+
     @Test func variableWriterFormatsAddressesFromSockaddrBytes() {
         let environment = HandlerEnvironment(["BASE=1"])
         var mapped = sockaddr_in6()
@@ -29,15 +40,7 @@ import Testing
         let entries = environment.with({ writer in
             writer.add("PROTO", "TCP")
             withUnsafeBytes(of: &mapped) { writer.add(address: "TCPREMOTEIP", port: "TCPREMOTEPORT", from: $0) }
-        }) { envp, _ in
-            var found: [String] = []
-            var i = 0
-            while let entry = envp[i] {
-                found.append(String(cString: entry))
-                i += 1
-            }
-            return found
-        }
+        }) { envp, _ in environmentStrings(envp) }
         #expect(entries == ["BASE=1", "PROTO=TCP", "TCPREMOTEIP=192.0.2.7", "TCPREMOTEPORT=4321"])
     }
 
@@ -60,13 +63,7 @@ import Testing
             #expect(reserved?.capacity == 32)
             // The child writes the pid into the reserved entry after clone.
             if let entry = reserved?.entry { strcpy(entry, "LISTEN_PID=4242") }
-            var found: [String] = []
-            var i = 0
-            while let entry = envp[i] {
-                found.append(String(cString: entry))
-                i += 1
-            }
-            return found
+            return environmentStrings(envp)
         }
         #expect(entries == ["LISTEN_FDS=2", "LISTEN_PID=4242", "LISTEN_FDNAMES=web:web", "UNIXREMOTEEUID=0"])
     }
