@@ -66,17 +66,19 @@ extension Socket {
     /// Sends one datagram to the unix socket named `name`: a path, or with
     /// a leading NUL byte a name in the abstract namespace (sd_notify's
     /// `@name`), at most `unixNameCapacity - 1` bytes. Never waits: a full
-    /// queue is EAGAIN, thrown like any other failure. C equivalent:
-    /// `sendto(2)` with MSG_NOSIGNAL | MSG_DONTWAIT to a `sockaddr_un`.
+    /// queue is EAGAIN, thrown like any other failure. Returns the count
+    /// sent. C equivalent: `sendto(2)` with MSG_NOSIGNAL | MSG_DONTWAIT to a
+    /// `sockaddr_un`.
+    @discardableResult
     static func sendDatagram(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer,
-                             toUnixName name: [UInt8]) throws(SystemError) {
+                             toUnixName name: [UInt8]) throws(SystemError) -> Int {
         precondition(!name.isEmpty && name.count < unixNameCapacity, "unix socket name of \(name.count) bytes")
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: name) }
         // A path is counted with its NUL; an abstract name is not.
         let length = socklen_t(MemoryLayout<sa_family_t>.size + name.count + (name[0] == 0 ? 0 : 1))
-        _ = try withUnsafePointer(to: &address) { (p) throws(SystemError) -> Int in
+        return try withUnsafePointer(to: &address) { (p) throws(SystemError) -> Int in
             try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) -> Int in
                 try syscall("sendto") {
                     Glibc.sendto(fd.rawValue, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL | MSG_DONTWAIT), sa, length)
