@@ -1,5 +1,4 @@
 // inetd: argument handling and exit codes; everything else is in InetdCore.
-import Glibc
 import InetdCore
 
 ensureStandardDescriptors()
@@ -9,38 +8,38 @@ switch Invocation.parse(Array(CommandLine.arguments.dropFirst())) {
 case .success(let parsed):
     if let problem = parsed.usageProblem {
         writeStandardError("inetd: \(problem)\n\(Invocation.usage)\n")
-        exit(2)
+        CurrentProcess.exit(2)
     }
     invocation = parsed
 case .failure(let error):
     writeStandardError("inetd: \(error)\n\(Invocation.usage)\n")
-    exit(2)
+    CurrentProcess.exit(2)
 }
 
 switch invocation.action {
 case .help:
     writeStandardOutput(Invocation.usage + "\n")
-    exit(0)
+    CurrentProcess.exit(0)
 case .version:
     writeStandardOutput(Invocation.version + "\n")
-    exit(0)
+    CurrentProcess.exit(0)
 case .check:
-    exit(runCheck(configPath: invocation.configPath))
+    CurrentProcess.exit(runCheck(configPath: invocation.configPath))
 case .serve:
     var notifyFD: FileDescriptor?
     if let raw = invocation.notifyFD {
         guard let fd = adoptNotifyFD(raw) else {
             writeStandardError("inetd: --notify-fd \(raw): not an open descriptor\n")
-            exit(2)
+            CurrentProcess.exit(2)
         }
         notifyFD = fd
     }
     do {
         let daemon = try Daemon(Daemon.Settings(configPath: invocation.configPath, verbose: invocation.verbose,
                                                 notifyFD: notifyFD))
-        exit(daemon.run())
+        CurrentProcess.exit(daemon.run())
     } catch {
         writeStandardError("level=error event=start_failed error=\"\(error)\"\n")
-        exit(111)
+        CurrentProcess.exit(111)
     }
 }

@@ -29,11 +29,12 @@ private func writeText(_ text: String, to fd: FileDescriptor) {
 /// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if they were
 /// closed), so that no socket lands there and no log line goes to a peer.
 public func ensureStandardDescriptors() {
-    for fd: CInt in 0...2 where fcntl(fd, F_GETFD) == -1 {
-        let opened = open("/dev/null", O_RDWR)
-        if opened >= 0 && opened != fd {
-            dup2(opened, fd)
-            Glibc.close(opened)
+    for raw: CInt in 0...2 where !FileDescriptor(rawValue: raw).isOpen {
+        // Not close-on-exec: fd 2 is what handlers get as their stderr.
+        guard let opened = try? FileDescriptor.open("/dev/null", O_RDWR, closeOnExec: false) else { continue }
+        if opened.rawValue != raw {
+            try? opened.duplicate(onto: FileDescriptor(rawValue: raw))
+            opened.close()
         }
     }
 }
@@ -43,6 +44,7 @@ public func ensureStandardDescriptors() {
 /// connection land there) or not open. Whether it can be written is checked
 /// at readiness, where a failure is a warning (`Readiness.ready`).
 public func adoptNotifyFD(_ raw: CInt) -> FileDescriptor? {
-    guard raw >= Invocation.lowestNotifyFD, fcntl(raw, F_SETFD, FD_CLOEXEC) == 0 else { return nil }
-    return FileDescriptor(rawValue: raw)
+    let fd = FileDescriptor(rawValue: raw)
+    guard raw >= Invocation.lowestNotifyFD, fd.isOpen, (try? fd.setCloseOnExec()) != nil else { return nil }
+    return fd
 }

@@ -1,4 +1,3 @@
-import Glibc
 
 /// One logfmt line per event on stderr: `level=info event=reload services=3`.
 ///

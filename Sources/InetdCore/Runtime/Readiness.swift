@@ -1,5 +1,4 @@
 import Glibc
-import _InetdSystem
 
 /// Tells the supervisor how the daemon stands: a newline on the s6
 /// notification fd once, and sd_notify datagrams when NOTIFY_SOCKET is set.
@@ -19,11 +18,7 @@ struct Readiness {
     init(notifyFD: FileDescriptor?, log: Log) {
         self.notifyFD = notifyFD
         self.log = log
-        if let value = getenv("NOTIFY_SOCKET") {
-            notifySocket = String(cString: value)
-        } else {
-            notifySocket = nil
-        }
+        notifySocket = CurrentProcess.environmentValue("NOTIFY_SOCKET")
     }
 
     /// Every socket that can be bound is bound.
@@ -67,26 +62,20 @@ struct Readiness {
     /// default) and a blocking sendto would then hang the daemon.
     private func send(_ message: String) {
         guard let path = notifySocket, !path.isEmpty else { return }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        var name = Array(path.utf8)
+        if name.first == UInt8(ascii: "@") { name[0] = 0 }
+        guard name.count < Socket.unixNameCapacity else {
             failed(path, "path too long")
             return
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes[0] == 0 ? 0 : 1))
         do {
             let fd = try Socket.open(domain: AF_UNIX, type: CInt(SOCK_DGRAM.rawValue))
             defer { fd.close() }
             let payload = Array(message.utf8)
-            _ = try withUnsafePointer(to: &address) { (p) throws(SystemError) -> Int in
-                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) -> Int in
-                    try syscall("sendto") {
-                        sendto(fd.rawValue, payload, payload.count, CInt(MSG_NOSIGNAL | MSG_DONTWAIT), sa, length)
-                    }
-                }
+            // A closure with a value: one of Void with throws(SystemError)
+            // crashes Swift 6.3.1's IRGen when Array's rethrows calls it.
+            _ = try payload.withUnsafeBytes { (raw) throws(SystemError) -> Int in
+                try Socket.sendDatagram(fd, raw, toUnixName: name)
             }
         } catch {
             failed(path, "\(error)")

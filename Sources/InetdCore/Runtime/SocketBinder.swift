@@ -58,8 +58,8 @@ enum SocketBinder {
         guard let address = SocketAddress(unixPath: path) else { throw SystemError(call: "bind", errno: ENAMETOOLONG) }
         try removeStaleSocket(at: path, type: endpoint.socketTypeValue)
         let mode = service.entry.options.mode ?? defaultUnixMode
-        let previous = umask(mode_t(~mode & 0o777))
-        defer { umask(previous) }
+        let previous = CurrentProcess.setFileCreationMask(mode_t(~mode & 0o777))
+        defer { CurrentProcess.setFileCreationMask(previous) }
         guard let owner = service.socketOwner else {
             try Socket.bind(fd, to: address)
             return try UnixSocketFile.record(at: path)
@@ -93,7 +93,7 @@ enum SocketBinder {
     /// is always a file this call just created, and nothing found at one is
     /// ever removed.
     static func bindTemporary(_ fd: FileDescriptor, beside path: String) throws(SystemError) -> String {
-        let pid = getpid()
+        let pid = CurrentProcess.id
         for attempt in 0..<100 {
             let name = "\(path).inetd-\(pid)-\(attempt)"
             guard let address = SocketAddress(unixPath: name) else { throw SystemError(call: "bind", errno: ENAMETOOLONG) }

@@ -52,9 +52,30 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable, CustomString
         return mode == O_WRONLY || mode == O_RDWR
     }
 
-    /// Opens a path close-on-exec. C equivalent: `open(2)` with O_CLOEXEC.
-    static func open(_ path: String, _ flags: CInt, mode: mode_t = 0) throws(SystemError) -> FileDescriptor {
-        FileDescriptor(rawValue: try syscall("open") { Glibc.open(path, flags | O_CLOEXEC, mode) })
+    /// Opens a path, close-on-exec unless `closeOnExec` is false (a
+    /// descriptor meant to stay open across exec, such as one that fills
+    /// in a closed 0, 1 or 2). C equivalent: `open(2)`, with O_CLOEXEC.
+    static func open(_ path: String, _ flags: CInt, mode: mode_t = 0, closeOnExec: Bool = true) throws(SystemError) -> FileDescriptor {
+        let all = closeOnExec ? flags | O_CLOEXEC : flags
+        return FileDescriptor(rawValue: try syscall("open") { Glibc.open(path, all, mode) })
+    }
+
+    /// Whether the descriptor is open: for a number that came from outside
+    /// (0, 1 and 2 at start, --notify-fd), where a closed one is an answer,
+    /// not a bug, so EBADF does not go through the seam's precondition. C
+    /// equivalent: `fcntl(fd, F_GETFD)` succeeding.
+    public var isOpen: Bool { fcntl(rawValue, F_GETFD) != -1 }
+
+    /// Sets FD_CLOEXEC (the only descriptor flag). C equivalent:
+    /// `fcntl(fd, F_SETFD, FD_CLOEXEC)`.
+    public func setCloseOnExec() throws(SystemError) {
+        _ = try syscall("fcntl") { fcntl(rawValue, F_SETFD, FD_CLOEXEC) }
+    }
+
+    /// Makes `target` a copy of this descriptor, closing what `target` was
+    /// first; the copy is not close-on-exec. C equivalent: `dup2(2)`.
+    public func duplicate(onto target: FileDescriptor) throws(SystemError) {
+        _ = try syscall("dup2") { dup2(rawValue, target.rawValue) }
     }
 }
 

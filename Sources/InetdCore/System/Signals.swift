@@ -77,3 +77,10 @@ public struct SignalChannel: ~Copyable {
 func sendSignal(_ signal: CInt, to pid: pid_t) throws(SystemError) {
     _ = try syscall("kill") { kill(pid, signal) }
 }
+
+/// A signal's description, `Segmentation fault` for SIGSEGV; nil if the C
+/// library has none. C equivalent: `strsignal(3)`.
+func signalText(_ signal: CInt) -> String? {
+    guard let text = strsignal(signal) else { return nil }
+    return String(cString: text)
+}

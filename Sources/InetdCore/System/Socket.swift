@@ -54,9 +54,23 @@ public enum Socket {
             }
         }
     }
+
+    /// The local address of `fd` as raw `sockaddr` bytes in `local`: for a
+    /// connection accepted on a wildcard listener, the address the client
+    /// reached. C equivalent: `getsockname(2)`.
+    static func localAddress(_ fd: FileDescriptor, into local: inout PeerBuffer) throws(SystemError) {
+        local.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        try withUnsafeMutablePointer(to: &local.storage) { (p) throws(SystemError) in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) in
+                _ = try syscall("getsockname") { getsockname(fd.rawValue, sa, &local.length) }
+            }
+        }
+    }
 }
 
-/// Where an accepted connection came from, filled in by `accept4`.
+/// A socket address as the kernel fills it in: where an accepted
+/// connection or a datagram came from (`accept4`, `recvfrom`), or a
+/// socket's own address (`getsockname`).
 struct PeerBuffer {
     var storage = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
