@@ -33,14 +33,6 @@ import Testing
     /// fails when a listed symbol is no longer used, so the list stays true:
     /// remove an entry as soon as its file is switched.
     static let knownOffenders: [String: Set<String>] = [
-        "InetdCore/Runtime/Builtins.swift": [
-            "errno", "localtime_r", "memmove", "recv", "recvfrom", "send", "sendto", "strftime", "time",
-        ],
-        "InetdCore/Runtime/Daemon.swift": ["getsockname", "recv"],
-        "InetdCore/Runtime/Lifecycle.swift": ["waitpid"],
-        "InetdCore/Runtime/Reaper.swift": ["strsignal", "waitpid"],
-        "InetdCore/Runtime/Reload.swift": ["malloc_trim"],
-        "InetdCore/Runtime/Spawner.swift": ["free", "inet_ntop", "strdup", "strlen"],
         "InetdCore/Config/Service.swift": [importGlibc],
         "InetdCore/Config/ServiceResolver.swift": [importGlibc],
     ]

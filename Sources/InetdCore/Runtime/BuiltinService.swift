@@ -60,7 +60,7 @@ extension Daemon {
             switch kind {
             case .daytime, .time:
                 let reply = kind == .time ? timeReply() : daytimeReply()
-                _ = reply.withUnsafeBytes { send(connection.rawValue, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+                _ = reply.withUnsafeBytes { try? Socket.send(connection, $0) }
                 connection.close()
             case .echo, .discard, .chargen:
                 open(connection, kind, state)
@@ -120,30 +120,33 @@ extension Daemon {
         if c.kind == .echo {
             let room = BuiltinConnection.bufferSize - c.pending
             guard room > 0 else { return true }
-            let n = recv(c.fd.rawValue, c.buffer.baseAddress! + c.pending, room, 0)
-            if n > 0 { c.pending += n } else if n == 0 { c.inputClosed = true } else { return errno == EAGAIN || errno == EINTR }
+            let free = UnsafeMutableRawBufferPointer(rebasing: c.buffer[c.pending..<(c.pending + room)])
+            guard let got = try? Socket.receive(c.fd, into: free) else { return false }
+            if case .done(let n) = got { if n > 0 { c.pending += n } else { c.inputClosed = true } }
             return true
         }
-        let n = recv(c.fd.rawValue, datagrams.buffer.baseAddress!, datagrams.buffer.count, 0)
-        if n == 0 { c.inputClosed = true }
-        return n >= 0 || errno == EAGAIN || errno == EINTR
+        guard let got = try? Socket.receive(c.fd, into: datagrams.buffer) else { return false }
+        if case .done(0) = got { c.inputClosed = true }
+        return true
     }
 
     func flushEcho(_ c: BuiltinConnection) -> Bool {
         guard c.pending > 0 else { return true }
-        let n = send(c.fd.rawValue, c.buffer.baseAddress!, c.pending, CInt(MSG_NOSIGNAL))
-        if n < 0 { return errno == EAGAIN || errno == EINTR }
-        if n < c.pending { memmove(c.buffer.baseAddress!, c.buffer.baseAddress! + n, c.pending - n) }
+        guard let sent = try? Socket.send(c.fd, UnsafeRawBufferPointer(rebasing: c.buffer[0..<c.pending])) else { return false }
+        guard case .done(let n) = sent else { return true }
+        // copyMemory is memmove: the ranges may overlap.
+        if n < c.pending { c.buffer.baseAddress!.copyMemory(from: c.buffer.baseAddress! + n, byteCount: c.pending - n) }
         c.pending -= n
         return true
     }
 
     func writeChargen(_ c: BuiltinConnection) -> Bool {
-        let n = chargenPattern.withUnsafeBytes { pattern in
-            send(c.fd.rawValue, pattern.baseAddress! + c.chargenOffset,
-                 min(pattern.count - c.chargenOffset, BuiltinConnection.bufferSize), CInt(MSG_NOSIGNAL))
+        let end = min(chargenPattern.count, c.chargenOffset + BuiltinConnection.bufferSize)
+        let sent = chargenPattern.withUnsafeBytes { pattern in
+            try? Socket.send(c.fd, UnsafeRawBufferPointer(rebasing: pattern[c.chargenOffset..<end]))
         }
-        if n < 0 { return errno == EAGAIN || errno == EINTR }
+        guard let sent else { return false }
+        guard case .done(let n) = sent else { return true }
         c.chargenOffset = (c.chargenOffset + n) % chargenPattern.count
         return true
     }
@@ -178,12 +181,7 @@ extension Daemon {
         let buffer = datagrams.buffer
         for _ in 0..<64 {
             var peer = PeerBuffer()
-            let got = withUnsafeMutablePointer(to: &peer.storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    recvfrom(fd.rawValue, buffer.baseAddress, buffer.count, CInt(MSG_DONTWAIT), $0, &peer.length)
-                }
-            }
-            if got < 0 { return }
+            guard case .done(let got)? = try? Socket.receiveDatagram(fd, into: buffer, from: &peer) else { return }
             state.accepted += 1
             guard acceptableSource(&peer) else {
                 if log.verbose { log.debug("builtin_dropped", ("service", state.label), ("peer", peer.address().description)) }
@@ -202,12 +200,7 @@ extension Daemon {
     }
 
     func reply(_ fd: FileDescriptor, _ peer: inout PeerBuffer, _ bytes: UnsafeRawBufferPointer) {
-        let length = peer.length
-        _ = withUnsafePointer(to: &peer.storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(fd.rawValue, bytes.baseAddress, bytes.count, CInt(MSG_DONTWAIT) | CInt(MSG_NOSIGNAL), $0, length)
-            }
-        }
+        _ = try? Socket.sendDatagram(fd, bytes, to: peer)
     }
 
     /// No reply to a privileged or built-in source port, nor to an address
@@ -240,17 +233,11 @@ extension Daemon {
 
     /// RFC 867: the local date and time as text.
     func daytimeReply() -> [UInt8] {
-        var now = Glibc.time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        var text = [CChar](repeating: 0, count: 64)
-        let n = strftime(&text, text.count, "%a %b %e %H:%M:%S %Y\r\n", &parts)
-        return text.prefix(n).map { UInt8(bitPattern: $0) }
+        WallClock.daytime()
     }
 
     /// RFC 868: seconds since 1900-01-01 as 32 bits, big-endian.
     func timeReply() -> [UInt8] {
-        let seconds = UInt32(truncatingIfNeeded: Int64(Glibc.time(nil)) + 2_208_988_800)
-        return withUnsafeBytes(of: seconds.bigEndian) { Array($0) }
+        withUnsafeBytes(of: WallClock.rfc868Seconds().bigEndian) { Array($0) }
     }
 }

@@ -78,7 +78,7 @@ extension Daemon {
     func dropPending(_ listener: Listener) {
         guard let fd = listener.fd else { return }
         if listener.endpoint.socketType == .dgram {
-            _ = recv(fd.rawValue, nil, 0, CInt(MSG_DONTWAIT))
+            _ = try? Socket.discardDatagram(fd)
         } else {
             var peer = PeerBuffer()
             if case .connection(let c)? = try? Socket.accept(fd, peer: &peer) { c.close() }

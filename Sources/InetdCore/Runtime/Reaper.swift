@@ -5,15 +5,14 @@ extension Daemon {
     /// none is left. C equivalent: `waitpid(-1, WNOHANG)` in a loop.
     func reap() {
         while true {
-            var status: CInt = 0
-            let pid: pid_t
+            let pid: pid_t, status: CInt
             do {
-                pid = try syscall("waitpid") { waitpid(-1, &status, WNOHANG) }
+                guard let reaped = try ChildProcess.reapAny() else { return }
+                (pid, status) = reaped
             } catch {
                 if error.errno != ECHILD { log.error("reap_failed", ("error", "\(error)")) }
                 return
             }
-            if pid == 0 { return }
             guard let child = children.remove(pid) else {
                 // Not ours: an orphan adopted while inetd is PID 1.
                 if log.verbose { log.debug("reaped", ("pid", "\(pid)"), ("status", Self.describe(status))) }
@@ -44,7 +43,7 @@ extension Daemon {
     static func describe(_ status: CInt) -> String {
         if status & 0x7F == 0 { return "exit \((status >> 8) & 0xFF)" }
         let signal = status & 0x7F
-        if let name = strsignal(signal) { return "signal \(signal) (\(String(cString: name)))" }
+        if let name = signalText(signal) { return "signal \(signal) (\(name))" }
         return "signal \(signal)"
     }
 }

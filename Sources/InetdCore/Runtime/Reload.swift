@@ -90,7 +90,7 @@ extension Daemon {
         // After listen(2): connections queue while NSS loads its modules.
         LoadedConfiguration.lookUpGroups(next, lookup: lookup)
         // Parsing a large file leaves freed heap behind; give it back.
-        malloc_trim(0)
+        releaseFreeHeap()
         return plan
     }
 

@@ -58,8 +58,7 @@ extension Daemon {
         shutdown.groups = [:]
         for (pid, _) in children.waitHandlers {
             try? sendSignal(SIGKILL, to: pid)  // had it left its group
-            var status: CInt = 0
-            _ = try? syscall("waitpid") { waitpid(pid, &status, 0) }
+            _ = try? ChildProcess.waitFor(pid)
             _ = children.remove(pid)
         }
         shutdown.finished = true
