@@ -29,6 +29,7 @@ import Testing
             127.0.0.1,[::1]:\(port) stream tcp wait,listen-fds - \(Fixtures.python!) python3 \(Fixtures.sdListenFdsServer) 2
 
             """)
+        defer { Self.killHandlers(of: daemon) }
         let inetdStderr = daemon.openFDs()[2]
         var handlers: [String] = []
         // Round 2 connects IPv6 first: the order of arrival does not matter.
@@ -81,6 +82,7 @@ import Testing
             127.0.0.1,[::1]:\(port) stream tcp wait,listen-fds,name=web - \(probe) probe listen-fds 2
 
             """, environment: ["LISTEN_FDS": "9", "LISTEN_PID": "1", "LISTEN_FDNAMES": "stale:stale"])
+        defer { Self.killHandlers(of: daemon) }
         let inetdStderr = daemon.openFDs()[2]
         var pids: Set<Int> = []
         for host in ["127.0.0.1", "::1"] {
@@ -128,6 +130,7 @@ import Testing
     @Test func datagramSocketThroughWaitListenFds() throws {
         let port = try freePort()
         let daemon = try Self.start("127.0.0.1:\(port) dgram udp4 wait,listen-fds - \(probe) probe listen-fds 1\n")
+        defer { Self.killHandlers(of: daemon) }
         var pids: Set<Int> = []
         for i in 1...2 {
             let report = try ProbeReport(udpExchange("127.0.0.1", port, send: "ping-\(i)"))
@@ -156,6 +159,7 @@ import Testing
             127.0.0.1,[::1]:\(port) stream tcp wait,listen-fds - \(probe) probe listen-fds 5
 
             """)
+        defer { Self.killHandlers(of: daemon) }
         let clients = 60
         let outcomes = Outcomes()
         let group = DispatchGroup()
@@ -203,6 +207,7 @@ import Testing
             --chdir \(Fixtures.directory) lfds_wsgi_app:app
 
             """)
+        defer { Self.killHandlers(of: daemon) }
         var responses: [ProbeReport] = []
         var workers: Set<String> = []
         for i in 0..<10 {
@@ -246,6 +251,7 @@ import Testing
             [::1]:\(port6) stream tcp6 nowait,listen-fds,name=web - \(probe) probe listen-fds
 
             """)
+        defer { Self.killHandlers(of: daemon) }
         let inetdStderr = daemon.openFDs()[2]
         for (host, port, proto, fdName) in [("127.0.0.1", port4, "TCP", "connection"), ("::1", port6, "TCP6", "web")] {
             let (text, local) = try Self.exchange(host, port)
@@ -283,6 +289,7 @@ import Testing
         let dir = TemporaryDirectory()
         let path = dir.path + "/lfds.sock"
         let daemon = try Self.start("\(path) stream unix nowait,listen-fds - \(probe) probe listen-fds\n")
+        defer { Self.killHandlers(of: daemon) }
         let text = try unixExchange(path)
         let report = try ProbeReport(text)
         let names = Self.environmentNames(text)
@@ -311,6 +318,7 @@ import Testing
         let dir = TemporaryDirectory()
         let path = dir.path + "/plain.sock"
         let daemon = try Self.start("\(path) stream unix nowait - \(probe) probe\n")
+        defer { Self.killHandlers(of: daemon) }
         let text = try unixExchange(path)
         let report = try ProbeReport(text)
         let names = Self.environmentNames(text)
@@ -392,6 +400,18 @@ import Testing
                                + skipped.joined(separator: "\n"))
         }
         return daemon
+    }
+
+    /// Kills, with their process groups, the handlers inetd started and
+    /// that still run: a `wait` handler outlives a test that failed before
+    /// it stopped inetd cleanly (the harness kills inetd alone), and a
+    /// gunicorn that missed its sockets binds its own. Each handler leads
+    /// its own process group (setsid).
+    static func killHandlers(of daemon: RunningDaemon) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(name), parentOf(name) == "\(daemon.pid)" else { continue }
+            kill(-pid, SIGKILL)
+        }
     }
 
     /// A TCP exchange that also returns the client's own port.
