@@ -9,7 +9,13 @@
 //   wait-stream [N]   fd 0 is a listener: accept N connections (1), report on
 //                     each, then exit 0: a worker that serves N clients
 //   dgram             fd 0 is a datagram socket: answer one datagram with the report
-//   listen-fds        report; the sockets are fds 3.. (LISTEN_FDS)
+//   listen-fds [N]    sd_listen_fds(3): exit 4 unless LISTEN_PID is this
+//                     process; then, of fds 3 .. 3+LISTEN_FDS-1, write the
+//                     report to each connected stream socket (nowait), and
+//                     serve N clients (1) on the listeners and bound
+//                     datagram sockets (wait): the report to each accepted
+//                     connection, or as the answer to each datagram. Never
+//                     writes to fd 1, which is inetd's stderr in this mode.
 import Glibc
 
 func statusField(_ name: String) -> String {
@@ -47,7 +53,46 @@ func describe(_ fd: CInt) -> String {
     return "\(link) nonblock=\(flags & O_NONBLOCK != 0 ? 1 : 0) cloexec=\(cloexec ? 1 : 0) socktype=\(sockType) listening=\(accepting)"
 }
 
-func report(fds: [CInt]) -> String {
+/// `inet 127.0.0.1:7007`, `inet6 [::1]:7007`, `unix /path`: a socket's
+/// family and address, from `getsockname` or `getpeername`; nil for a
+/// descriptor that is not a socket.
+func socketAddress(_ fd: CInt, peer: Bool = false) -> String? {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let ok = withUnsafeMutablePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            (peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length)) == 0
+        }
+    }
+    guard ok else { return nil }
+    return withUnsafeBytes(of: &storage) { raw -> String in
+        var text = [CChar](repeating: 0, count: 64)
+        func host() -> String { String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        let port = { Int(UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self))) }
+        switch CInt(raw.load(as: sa_family_t.self)) {
+        case AF_INET:
+            inet_ntop(AF_INET, raw.baseAddress! + 4, &text, socklen_t(text.count))
+            return "inet \(host()):\(port())"
+        case AF_INET6:
+            inet_ntop(AF_INET6, raw.baseAddress! + 8, &text, socklen_t(text.count))
+            return "inet6 [\(host())]:\(port())"
+        case AF_UNIX:
+            let path = raw[2..<Int(length)].prefix { $0 != 0 }
+            return "unix " + String(decoding: path, as: UTF8.self)
+        case let family:
+            return "family\(family)"
+        }
+    }
+}
+
+func socketOption(_ fd: CInt, _ option: CInt) -> CInt? {
+    var value: CInt = 0
+    var len = socklen_t(MemoryLayout<CInt>.size)
+    return getsockopt(fd, SOL_SOCKET, option, &value, &len) == 0 ? value : nil
+}
+
+/// The report; `extra` lines go just before `end`.
+func report(fds: [CInt], extra: [String] = []) -> String {
     var lines: [String] = []
     lines.append("pid=\(getpid())")
     lines.append("ppid=\(getppid())")
@@ -72,12 +117,14 @@ func report(fds: [CInt]) -> String {
     lines.append("nofile=\(nofile.rlim_cur)/\(nofile.rlim_max)")
     lines.append("fds=\(fds.map(String.init).joined(separator: ","))")
     for fd in fds { lines.append("fd.\(fd)=\(describe(fd))") }
+    for fd in fds { if let address = socketAddress(fd) { lines.append("sock.\(fd)=\(address)") } }
     for (i, arg) in CommandLine.arguments.enumerated() { lines.append("argv.\(i)=\(arg)") }
     var cursor = environ
     while let entry = cursor.pointee {
         lines.append("env=" + String(cString: entry))
         cursor += 1
     }
+    lines += extra
     lines.append("end")
     return lines.joined(separator: "\n") + "\n"
 }
@@ -124,7 +171,64 @@ case "dgram":
     _ = withUnsafePointer(to: &peer) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(0, bytes, bytes.count, 0, $0, length) }
     }
+case "listen-fds":
+    serveListenFDs(fds: fds)
 default:
     writeAll(1, report(fds: fds))
 }
 exit(0)
+
+/// `listen-fds [N]`: what a program written to sd_listen_fds(3) does.
+func serveListenFDs(fds: [CInt]) {
+    let listenPID = getenv("LISTEN_PID").map { String(cString: $0) }
+    guard listenPID == "\(getpid())" else {
+        writeAll(2, "inetd-probe: LISTEN_PID=\(listenPID ?? "(unset)") is not my pid \(getpid())\n")
+        exit(4)
+    }
+    let count = getenv("LISTEN_FDS").flatMap { Int(String(cString: $0)) } ?? 0
+    let wanted = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 1 : 1
+    var waiting: [CInt] = []
+    for fd in CInt(3)..<CInt(3 + count) {
+        guard let type = socketOption(fd, SO_TYPE) else { continue }
+        if type == CInt(SOCK_DGRAM.rawValue) || socketOption(fd, SO_ACCEPTCONN) == 1 {
+            waiting.append(fd)
+        } else {
+            // nowait,listen-fds: the connection itself.
+            writeAll(fd, report(fds: fds, extra: ["served.fd=\(fd)", "served.count=1"]))
+            close(fd)
+        }
+    }
+    var served = 0
+    while served < wanted, !waiting.isEmpty {
+        var polled = waiting.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        guard poll(&polled, nfds_t(polled.count), -1) > 0 else { continue }
+        for ready in polled where ready.revents != 0 && served < wanted {
+            let fd = ready.fd
+            if socketOption(fd, SO_TYPE) == CInt(SOCK_DGRAM.rawValue) {
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                var peer = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let got = withUnsafeMutablePointer(to: &peer) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &length) }
+                }
+                guard got >= 0 else { exit(3) }
+                served += 1
+                let text = report(fds: fds, extra: ["served.fd=\(fd)", "served.count=\(served)",
+                                                    "datagram=" + String(decoding: buffer.prefix(got), as: UTF8.self)])
+                let bytes = Array(text.utf8)
+                _ = withUnsafePointer(to: &peer) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, length) }
+                }
+            } else {
+                let connection = accept(fd, nil, nil)
+                guard connection >= 0 else { exit(3) }
+                served += 1
+                writeAll(connection, report(fds: fds, extra: [
+                    "served.fd=\(fd)", "served.count=\(served)",
+                    "served.peer=\(socketAddress(connection, peer: true) ?? "?")",
+                ]))
+                close(connection)
+            }
+        }
+    }
+}
