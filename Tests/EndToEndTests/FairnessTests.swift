@@ -108,8 +108,12 @@ import Testing
         }
         func held() -> (send: Int, receive: Int, connections: Int) {
             var send = 0, receive = 0, connections = 0
+            // inetd's own sockets only, by inode: under a parallel run
+            // another test's socket may share a port number.
+            let inetds = Set(daemon.openFDs().values.filter { $0.hasPrefix("socket:[") }
+                .map { String($0.dropFirst(8).dropLast()) })
             for s in tcpSockets() where s.state == 1 && (s.localPort == echo || s.localPort == chargen)
-                && clientPorts.contains(s.remotePort) {
+                && clientPorts.contains(s.remotePort) && inetds.contains(s.inode) {
                 send += s.sendQueue
                 receive += s.receiveQueue
                 connections += 1
@@ -218,6 +222,7 @@ private struct TCPSocket {
     var state: Int
     var sendQueue: Int
     var receiveQueue: Int
+    var inode: String
 }
 
 /// Every IPv4 TCP socket of this network namespace: `tx_queue` is what a
@@ -238,14 +243,15 @@ private func tcpSockets() -> [TCPSocket] {
     var sockets: [TCPSocket] = []
     for line in text.split(separator: "\n").dropFirst() {
         let fields = line.split(separator: " ")
-        guard fields.count > 4, let colon = fields[1].lastIndex(of: ":"),
+        guard fields.count > 9, let colon = fields[1].lastIndex(of: ":"),
               let port = UInt16(fields[1][fields[1].index(after: colon)...], radix: 16),
               let remoteColon = fields[2].lastIndex(of: ":"),
               let remote = UInt16(fields[2][fields[2].index(after: remoteColon)...], radix: 16),
               let state = Int(fields[3], radix: 16) else { continue }
         let queues = fields[4].split(separator: ":")
         guard queues.count == 2, let tx = Int(queues[0], radix: 16), let rx = Int(queues[1], radix: 16) else { continue }
-        sockets.append(TCPSocket(localPort: port, remotePort: remote, state: state, sendQueue: tx, receiveQueue: rx))
+        sockets.append(TCPSocket(localPort: port, remotePort: remote, state: state, sendQueue: tx, receiveQueue: rx,
+                                 inode: String(fields[9])))
     }
     return sockets
 }
