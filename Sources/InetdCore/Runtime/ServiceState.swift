@@ -87,10 +87,17 @@ final class ServiceState {
     private var cachedFDName: [UInt8]?
     var fdName: [UInt8] {
         if let cachedFDName { return cachedFDName }
-        let made = Array((wait || entry.socketType == .dgram ? service.fdName
-                          : entry.options.name ?? "connection").utf8)
+        let made = wait || entry.socketType == .dgram
+            ? Self.validFDName(service.fdName) : Array((entry.options.name ?? "connection").utf8)
         cachedFDName = made
         return made
+    }
+
+    /// sd_listen_fds(3)'s names are at most 255 bytes and cannot hold `:`
+    /// (the separator). `name=` is checked at load; a default taken from a
+    /// unix path may hold both: its colons become `_` and it is cut at 255.
+    static func validFDName(_ name: String) -> [UInt8] {
+        Array(name.utf8.prefix(255).map { $0 == UInt8(ascii: ":") ? UInt8(ascii: "_") : $0 })
     }
 
     var entry: ServiceEntry { service.entry }
