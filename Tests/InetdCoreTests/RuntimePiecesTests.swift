@@ -68,6 +68,12 @@ import Testing
         #expect(entries == ["LISTEN_FDS=2", "LISTEN_PID=4242", "LISTEN_FDNAMES=web:web", "UNIXREMOTEEUID=0"])
     }
 
+    @Test func defaultDescriptorNamesAreValidForSdListenFds() {
+        #expect(ServiceState.validFDName("/run/a:b.sock") == Array("/run/a_b.sock".utf8))
+        #expect(ServiceState.validFDName("/" + String(repeating: "x", count: 300)).count == 255)
+        #expect(ServiceState.validFDName("8000") == Array("8000".utf8))
+    }
+
     @Test func eventTokensRoundTripAndTellGenerationsApart() {
         let token = EventToken(.connection, slot: 70_000, generation: 0x3FFF_FFFF)
         #expect(EventToken(rawValue: token.rawValue) == token)
