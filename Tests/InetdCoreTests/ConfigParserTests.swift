@@ -58,9 +58,8 @@ struct FakeLookup: NameLookup {
 
     func port(service name: String, proto: String) -> UInt16? { ports["\(name)/\(proto)"] }
 
-    func addresses(host: String, family: CInt) -> [SocketAddress] {
-        (hosts[host] ?? []).compactMap { SocketAddress(literal: $0, port: 0) }
-            .filter { $0.domain == family }
+    func addresses(host: String, family: IPAddress.Family) -> [IPAddress] {
+        (hosts[host] ?? []).compactMap { IPAddress(literal: $0) }.filter { $0.family == family }
     }
 
     func user(named name: String) -> UserRecord? { users[name] }
@@ -120,8 +119,8 @@ func service(_ line: String, lookup: FakeLookup = .root,
 
 func range(_ text: String) -> AddressRange {
     let parts = text.split(separator: "/").map(String.init)
-    let address = SocketAddress(literal: parts[0], port: 0)!
-    return AddressRange(bytes: address.addressBytes, prefix: Int(parts[1])!)
+    let address = IPAddress(literal: parts[0])!
+    return AddressRange(bytes: address.bytes, prefix: Int(parts[1])!)
 }
 
 // MARK: - Real files

@@ -24,6 +24,11 @@ public enum Socket {
         }
     }
 
+    /// C equivalent: `bind(2)`, at an endpoint of the configuration.
+    public static func bind(_ fd: FileDescriptor, to address: EndpointAddress) throws(SystemError) {
+        try bind(fd, to: SocketAddress(address))
+    }
+
     /// C equivalent: `connect(2)`.
     public static func connect(_ fd: FileDescriptor, to address: SocketAddress) throws(SystemError) {
         _ = try address.withSockaddr { (sa, len) throws(SystemError) in
@@ -52,6 +57,17 @@ public enum Socket {
                 _ = try syscall("getsockname") { getsockname(fd.rawValue, sa, &length) }
                 return SocketAddress(raw: UnsafeRawPointer(sa), length: length)
             }
+        }
+    }
+}
+
+extension Endpoint {
+    /// The type argument of socket(2): SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET.
+    public var socketTypeValue: CInt {
+        switch socketType {
+        case .stream: return CInt(SOCK_STREAM.rawValue)
+        case .dgram: return CInt(SOCK_DGRAM.rawValue)
+        case .seqpacket: return CInt(SOCK_SEQPACKET.rawValue)
         }
     }
 }
