@@ -228,12 +228,12 @@ public struct ConfigParser {
             if host.hasPrefix("[") {
                 guard host.hasSuffix("]") else { return .failure(fail("address '\(host)' has no closing ']'")) }
                 host = String(host.dropFirst().dropLast())
-                guard SocketAddress(literal: host, port: 0)?.family == .inet6 else {
+                guard IPAddress(literal: host)?.family == .inet6 else {
                     return .failure(fail("'[\(host)]' is not an IPv6 address"))
                 }
             }
             guard !host.isEmpty else { return .failure(fail("empty address in '\(text)'")) }
-            if host != "*", !isHostName(host), !SocketAddress.isLiteral(host) {
+            if host != "*", !isHostName(host), IPAddress(literal: host) == nil {
                 return .failure(fail("'\(host)' is not an address or host name"))
             }
             hosts.append(host)
@@ -448,10 +448,10 @@ public struct ConfigParser {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         var host = parts[0]
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard let address = SocketAddress(literal: host, port: 0) else {
+        guard let address = IPAddress(literal: host) else {
             throw fail("'\(text)' is not an address or CIDR prefix")
         }
-        let bytes = address.addressBytes
+        let bytes = address.bytes
         let prefix = parts.count > 1 ? try number(parts[1], for: "the prefix of '\(text)'", in: 0...(bytes.count * 8)) : bytes.count * 8
         return AddressRange(bytes: bytes, prefix: prefix)
     }

@@ -1,11 +1,9 @@
-public import Glibc
-
 /// One socket a service listens on. Two services may not share an endpoint;
 /// on reload, an endpoint present before and after keeps its bound socket.
 public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var socketType: SocketType
     public var kind: Transport.Kind
-    public var address: SocketAddress
+    public var address: EndpointAddress
     /// IPV6_V6ONLY for IPv6 sockets: true except for `tcp46`/`udp46`.
     public var ipv6Only: Bool
 
@@ -18,25 +16,17 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         }
         return "\(address)/\(proto)"
     }
-
-    public var socketTypeValue: CInt {
-        switch socketType {
-        case .stream: return CInt(SOCK_STREAM.rawValue)
-        case .dgram: return CInt(SOCK_DGRAM.rawValue)
-        case .seqpacket: return CInt(SOCK_SEQPACKET.rawValue)
-        }
-    }
 }
 
 /// The numeric identity a handler runs as, resolved in the parent at load.
 public struct Identity: Equatable, Sendable {
     public var user: String
-    public var uid: uid_t
-    public var gid: gid_t
+    public var uid: UserID
+    public var gid: GroupID
     /// Supplementary groups: the user's own plus `gid` (initgroups' list).
     /// nil until looked up: the daemon looks them up once its sockets listen
     /// (`LoadedConfiguration.lookUpGroups`).
-    public var groups: [gid_t]?
+    public var groups: [GroupID]?
 }
 
 /// A resolved service: an entry with its endpoints and numeric ids.
@@ -54,8 +44,8 @@ public final class Service: Equatable {
     public let socketOwner: Owner?
 
     public struct Owner: Equatable, Sendable {
-        public var uid: uid_t
-        public var gid: gid_t
+        public var uid: UserID
+        public var gid: GroupID
     }
 
     public init(entry: ServiceEntry, endpoints: [Endpoint], identity: Identity?, socketOwner: Owner? = nil) {

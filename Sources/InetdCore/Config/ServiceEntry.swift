@@ -180,17 +180,6 @@ public struct AddressRange: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let host = SocketAddress(literalBytes: bytes)?.host ?? "?"
-        return "\(host)/\(prefix)"
-    }
-}
-
-extension SocketAddress {
-    init?(literalBytes bytes: [UInt8]) {
-        switch bytes.count {
-        case 4: self.init(ipv4: (bytes[0], bytes[1], bytes[2], bytes[3]), port: 0)
-        case 16: self.init(ipv6: bytes, port: 0)
-        default: return nil
-        }
+        "\(IPAddress(bytes: bytes)?.description ?? "?")/\(prefix)"
     }
 }

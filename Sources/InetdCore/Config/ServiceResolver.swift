@@ -1,5 +1,3 @@
-import Glibc
-
 /// Turns parsed entries into services: ports from /etc/services, host names
 /// into addresses, users and groups into numeric ids. Duplicated endpoints and
 /// identities inetd cannot take are errors on their line.
@@ -85,14 +83,14 @@ public struct ServiceResolver {
     /// path); a dual-stack wildcard holds the IPv4 wildcard as well.
     struct Claim: Hashable {
         var kind: Transport.Kind
-        var address: SocketAddress
+        var address: EndpointAddress
 
         init(_ endpoint: Endpoint) {
             kind = endpoint.kind
             address = endpoint.address
         }
 
-        init(kind: Transport.Kind, address: SocketAddress) {
+        init(kind: Transport.Kind, address: EndpointAddress) {
             self.kind = kind
             self.address = address
         }
@@ -113,13 +111,13 @@ public struct ServiceResolver {
             var ipv6: Bool
             var port: UInt16
         }
-        var wildcards: [Key: (address: SocketAddress, line: Int)] = [:]
-        var addresses: [Key: (address: SocketAddress, line: Int)] = [:]
+        var wildcards: [Key: (address: EndpointAddress, line: Int)] = [:]
+        var addresses: [Key: (address: EndpointAddress, line: Int)] = [:]
 
         /// The first of one line's endpoints that cannot listen beside those
         /// recorded, or beside an earlier one of the same line, and what it
         /// clashes with. Records nothing: a refused line claims no port.
-        func firstClash(_ endpoints: [Endpoint], line: Int) -> (Endpoint, (address: SocketAddress, line: Int))? {
+        func firstClash(_ endpoints: [Endpoint], line: Int) -> (Endpoint, (address: EndpointAddress, line: Int))? {
             for (index, endpoint) in endpoints.enumerated() {
                 if let clash = clash(endpoint) { return (endpoint, clash) }
                 var earlier = ListeningPorts()
@@ -129,7 +127,7 @@ public struct ServiceResolver {
             return nil
         }
 
-        func clash(_ endpoint: Endpoint) -> (address: SocketAddress, line: Int)? {
+        func clash(_ endpoint: Endpoint) -> (address: EndpointAddress, line: Int)? {
             guard endpoint.kind == .tcp else { return nil }
             let address = endpoint.address
             for key in keys(endpoint) {
@@ -161,8 +159,6 @@ public struct ServiceResolver {
 
     // MARK: - Endpoints
 
-    /// sun_path holds 108 bytes with the NUL.
-    static let longestUnixPath = 107
     /// `owner=` binds at `PATH.inetd-PID-N` before linking PATH
     /// (SocketBinder.bindTemporary): the longest such suffix, with pid_max's
     /// 7 digits and N up to 99.
@@ -170,10 +166,10 @@ public struct ServiceResolver {
 
     func endpoints(for entry: ServiceEntry) throws(ConfigParser.Failure) -> [Endpoint] {
         if entry.transport.kind == .unix {
-            guard let address = SocketAddress(unixPath: entry.service) else {
+            guard let address = EndpointAddress(unixPath: entry.service) else {
                 throw .init(text: "unix socket path '\(entry.service)' is longer than 107 bytes")
             }
-            let room = Self.longestUnixPath - Self.temporarySuffixBytes
+            let room = EndpointAddress.longestUnixPath - Self.temporarySuffixBytes
             if entry.options.ownerUser != nil, entry.service.utf8.count > room {
                 throw .init(text: "unix socket path '\(entry.service)' is longer than \(room) bytes: with owner=, "
                             + "inetd binds PATH.inetd-PID-N first, and that name must fit in 107")
@@ -185,7 +181,7 @@ public struct ServiceResolver {
         let wantV4 = families == .both || families == .ipv4Only
         let wantV6 = families != .ipv4Only
         var found: [Endpoint] = []
-        func add(_ address: SocketAddress) {
+        func add(_ address: EndpointAddress) {
             let endpoint = Endpoint(socketType: entry.socketType, kind: entry.transport.kind, address: address,
                                     ipv6Only: families != .dualStack)
             if !found.contains(endpoint) { found.append(endpoint) }
@@ -194,7 +190,7 @@ public struct ServiceResolver {
             if host == "*" {
                 if wantV4 { add(.anyIPv4(port: port)) }
                 if wantV6 { add(.anyIPv6(port: port)) }
-            } else if let literal = SocketAddress(literal: host, port: port) {
+            } else if let literal = EndpointAddress(literal: host, port: port) {
                 switch literal.family {
                 case .inet where !wantV4:
                     throw .init(text: "IPv4 address \(host) with protocol \(entry.transport.name), which is IPv6")
@@ -204,14 +200,9 @@ public struct ServiceResolver {
                 }
             } else {
                 var any = false
-                for (want, family) in [(wantV4, AF_INET), (wantV6, AF_INET6)] where want {
+                for (want, family) in [(wantV4, IPAddress.Family.inet), (wantV6, .inet6)] where want {
                     for resolved in lookup.addresses(host: host, family: family) {
-                        guard let bytes = Optional(resolved.addressBytes), !bytes.isEmpty,
-                              let address = SocketAddress(literalBytes: bytes) else { continue }
-                        let withPort = address.family == .inet
-                            ? SocketAddress(ipv4: (bytes[0], bytes[1], bytes[2], bytes[3]), port: port)
-                            : SocketAddress(ipv6: bytes, port: port)
-                        add(withPort)
+                        add(EndpointAddress(resolved, port: port))
                         any = true
                     }
                 }

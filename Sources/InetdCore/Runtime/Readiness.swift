@@ -1,4 +1,5 @@
 import Glibc
+import _InetdSystem
 
 /// Tells the supervisor how the daemon stands: a newline on the s6
 /// notification fd once, and sd_notify datagrams when NOTIFY_SOCKET is set.

@@ -1,4 +1,5 @@
 import Glibc
+import _InetdSystem
 
 /// Opens, configures and binds the socket for one endpoint.
 enum SocketBinder {

@@ -24,6 +24,11 @@ public enum Socket {
         }
     }
 
+    /// C equivalent: `bind(2)`, at an endpoint of the configuration.
+    public static func bind(_ fd: FileDescriptor, to address: EndpointAddress) throws(SystemError) {
+        try bind(fd, to: SocketAddress(address))
+    }
+
     /// C equivalent: `connect(2)`.
     public static func connect(_ fd: FileDescriptor, to address: SocketAddress) throws(SystemError) {
         _ = try address.withSockaddr { (sa, len) throws(SystemError) in
@@ -64,6 +69,17 @@ public enum Socket {
             try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) in
                 _ = try syscall("getsockname") { getsockname(fd.rawValue, sa, &local.length) }
             }
+        }
+    }
+}
+
+extension Endpoint {
+    /// The type argument of socket(2): SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET.
+    public var socketTypeValue: CInt {
+        switch socketType {
+        case .stream: return CInt(SOCK_STREAM.rawValue)
+        case .dgram: return CInt(SOCK_DGRAM.rawValue)
+        case .seqpacket: return CInt(SOCK_SEQPACKET.rawValue)
         }
     }
 }

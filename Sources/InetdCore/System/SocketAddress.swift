@@ -1,4 +1,4 @@
-public import Glibc
+import Glibc
 import _InetdSystem
 
 /// An IPv4, IPv6 or Unix-domain socket address, stored as the kernel takes it.
@@ -110,25 +110,14 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses an IPv4 or IPv6 literal (no brackets); nil if it is neither.
+    /// Config's parser reads it, so a literal means the same everywhere.
     public init?(literal: String, port: UInt16) {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, literal, &v4) == 1 {
-            self.init(ipv4: v4, port: port)
-            return
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, literal, &v6) == 1 {
-            self.init(ipv6: v6, port: port)
-            return
-        }
-        return nil
+        guard let address = EndpointAddress(literal: literal, port: port) else { return nil }
+        self.init(address)
     }
 
     /// Whether `text` is an IPv4 or IPv6 literal, without building an address.
-    public static func isLiteral(_ text: String) -> Bool {
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v6) == 1 || inet_pton(AF_INET6, text, &v6) == 1
-    }
+    public static func isLiteral(_ text: String) -> Bool { IPAddress(literal: text) != nil }
 
     public static func anyIPv4(port: UInt16) -> SocketAddress { SocketAddress(ipv4: in_addr(), port: port) }
     public static func anyIPv6(port: UInt16) -> SocketAddress { SocketAddress(ipv6: in6_addr(), port: port) }
@@ -196,5 +185,52 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
             }
         }
         return try result.get()
+    }
+}
+
+// MARK: - Config's addresses
+
+extension SocketAddress {
+    /// The sockaddr for an endpoint of the configuration.
+    public init(_ address: EndpointAddress) {
+        if let ip = address.ip {
+            self.init(ip, port: address.port)
+        } else {
+            // EndpointAddress only holds paths that fit sun_path.
+            self.init(unixPath: address.unixPath ?? "")!
+        }
+    }
+
+    init(_ ip: IPAddress, port: UInt16) {
+        switch ip.family {
+        case .inet:
+            self.init(ipv4: in_addr(s_addr: ip.ipv4Value.bigEndian), port: port)
+        case .inet6:
+            var address = in6_addr()
+            withUnsafeMutableBytes(of: &address) { raw in
+                raw.storeBytes(of: ip.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+                raw.storeBytes(of: ip.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+            }
+            self.init(ipv6: address, port: port)
+        }
+    }
+
+    /// The IP address without the port; nil for a unix socket.
+    var ip: IPAddress? { IPAddress(bytes: addressBytes) }
+}
+
+extension EndpointAddress {
+    /// The address family for socket(2): AF_INET, AF_INET6 or AF_UNIX.
+    public var domain: CInt {
+        switch family {
+        case .inet: return AF_INET
+        case .inet6: return AF_INET6
+        case .unix: return AF_UNIX
+        }
+    }
+
+    /// Calls `body` with the raw `sockaddr` bytes.
+    public func withSockaddrBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        SocketAddress(self).withSockaddrBytes(body)
     }
 }
