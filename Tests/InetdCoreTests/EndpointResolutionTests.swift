@@ -38,6 +38,16 @@ struct EndpointResolutionTests {
         #expect(s.endpoints.map(\.ipv6Only) == ipv6Only)
     }
 
+    @Test("a wait,listen-fds line gives its handler at most 61 sockets (fds 3 to 63)")
+    func listenFDsSocketCap() {
+        let hosts = { (n: Int) in (1...n).map { "127.0.0.\($0)" }.joined(separator: ",") }
+        #expect(resolve("\(hosts(61)):7007 stream tcp4 wait,listen-fds root /bin/cat cat").messages.isEmpty)
+        #expect(resolve("\(hosts(62)):7007 stream tcp4 wait,listen-fds root /bin/cat cat").messages
+            == ["/etc/inetd.conf:1: listen-fds hands a handler at most 61 sockets; this line has 62: split it"])
+        #expect(resolve("\(hosts(62)):7007 stream tcp4 nowait,listen-fds root /bin/cat cat").messages.isEmpty,
+                "nowait hands one connection")
+    }
+
     @Test("port and address errors")
     func portErrors() {
         #expect(resolve("nosuch stream tcp nowait root /bin/cat cat").messages

@@ -209,8 +209,16 @@ public struct ServiceResolver {
                 if !any { throw .init(text: "host '\(host)' has no \(entry.transport.name) address") }
             }
         }
+        if entry.options.listenFDs, entry.wait, found.count > Self.maxListenFDs {
+            throw .init(text: "listen-fds hands a handler at most \(Self.maxListenFDs) sockets; "
+                        + "this line has \(found.count): split it")
+        }
         return found
     }
+
+    /// fds 3 to 63: the spawn hands a child at most 64 descriptors
+    /// (INETD_SPAWN_MAX_FDS in the C target, which Config cannot import).
+    static let maxListenFDs = 61
 
     func port(_ entry: ServiceEntry) throws(ConfigParser.Failure) -> UInt16 {
         let service = entry.service
