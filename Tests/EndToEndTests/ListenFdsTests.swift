@@ -238,6 +238,31 @@ import Testing
         }
     }
 
+    /// A reload that adds a socket to a line whose handler holds the first:
+    /// the kept socket comes back into the loop when that handler exits, and
+    /// the next handler gets both. (The kept listener belongs to the new
+    /// line's state; the exit is the old state's.)
+    @Test func reloadAddingASocketToAHeldLineKeepsServingIt() throws {
+        let port = try freePort()
+        let dir = TemporaryDirectory()
+        let script = dir.write("slow-probe", "#!/bin/sh\nsleep 1\nexec \(probe) listen-fds 1\n")
+        #expect(chmod(script, 0o755) == 0)
+        let daemon = try Self.start("127.0.0.1:\(port) stream tcp4 wait,listen-fds - \(script) slow-probe\n")
+        defer { Self.killHandlers(of: daemon) }
+        let first = try ClientSocket.tcp("127.0.0.1", port)
+        try daemon.waitForLog("event=handover")
+        daemon.rewriteConfig("127.0.0.1,[::1]:\(port) stream tcp wait,listen-fds - \(script) slow-probe\n")
+        try daemon.reload()
+        let held = try ProbeReport(first.receiveAll())
+        #expect(held.environment["LISTEN_FDS"] == "1", "the first handler started before the reload")
+        try daemon.waitForLog("event=exit")
+        let (text, _) = try Self.exchange("127.0.0.1", port, timeout: 5)
+        let next = try ProbeReport(text)
+        #expect(next.environment["LISTEN_FDS"] == "2", "the next handler gets both sockets of the new line: \(text)")
+        #expect(next["sock.3"] == "inet 127.0.0.1:\(port)" && next["sock.4"] == "inet6 [::1]:\(port)", "\(text)")
+        #expect(try daemon.stop() & 0x7F == 0)
+    }
+
     // MARK: nowait,listen-fds
 
     /// One connection per handler, on fd 3: LISTEN_FDS=1, LISTEN_FDNAMES

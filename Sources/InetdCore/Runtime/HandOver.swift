@@ -102,9 +102,12 @@ extension Daemon {
                 log.error("takeback_failed", ("service", state.label), ("error", "\(error)"))
             }
         }
-        // Every socket of the service: one bound while a `wait,listen-fds`
-        // handler held the others waited for this.
-        for socket in listeners.listeners(of: state) { poll(socket) }
+        // Each socket is polled under the state it has now: a reload that
+        // kept the socket but changed its line gave it a new one.
+        for socket in current { poll(socket) }
+        // A socket of a `wait,listen-fds` line bound while the handler held
+        // the others waited for this exit.
+        if state.listenFDs { for socket in listeners.listeners(of: state) { poll(socket) } }
     }
 
     // MARK: - Polling
