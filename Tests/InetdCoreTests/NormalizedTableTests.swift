@@ -15,7 +15,7 @@ struct NormalizedTableTests {
         let second = resolve(listing, lookup: lookup)
         #expect(second.messages == [], "\(listing)", sourceLocation: sourceLocation)
         #expect(second.endpoints == first.endpoints, "\(listing)", sourceLocation: sourceLocation)
-        let before = first.services.flatMap { s in s.endpoints.map { _ in s } }
+        let before = first.services.flatMap { s in NormalizedTable.listsAsOneLine(s) ? [s] : s.endpoints.map { _ in s } }
         #expect(before.count == second.services.count, sourceLocation: sourceLocation)
         for (a, b) in zip(before, second.services) {
             #expect(a.identity == b.identity, "\(listing)", sourceLocation: sourceLocation)
@@ -58,6 +58,23 @@ struct NormalizedTableTests {
             127.0.0.1:7007 stream tcp4 nowait,max=64 nobody internal echo
 
             """)
+    }
+
+    @Test("a wait,listen-fds line stays one line, so that one handler still gets every socket")
+    func listenFDsLines() {
+        let (listing, resolved) = roundTrip("""
+            127.0.0.1,[::1]:7007 stream tcp wait,listen-fds,name=web nobody /bin/cat cat
+            8000 stream tcp wait,listen-fds nobody /bin/cat cat
+            127.0.0.1,127.0.0.2:8001 dgram udp4 wait,listen-fds nobody /bin/cat cat
+            127.0.0.1,[::1]:7008 stream tcp nowait,listen-fds nobody /bin/cat cat
+            """)
+        let lines = listing.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(lines.count == 5, "\(listing)")
+        #expect(lines[0] == "127.0.0.1,[::1]:7007 stream tcp wait,listen-fds,name=web nobody /bin/cat cat")
+        #expect(lines[1] == "0.0.0.0,[::]:8000 stream tcp wait,listen-fds nobody /bin/cat cat")
+        #expect(lines[2] == "127.0.0.1,127.0.0.2:8001 dgram udp4 wait,listen-fds nobody /bin/cat cat")
+        #expect(lines[3] == "127.0.0.1:7008 stream tcp4 nowait,listen-fds nobody /bin/cat cat", "nowait: a line per socket")
+        #expect(resolved.services.count == 5, "re-read: three listen-fds lines, and the nowait line as two")
     }
 
     @Test("every option, unix sockets, buffers and groups survive the round trip")

@@ -1,12 +1,22 @@
 /// The `--check` listing: one inetd.conf line per socket, every name resolved
 /// and every default spelled out, each after a comment giving its source line
-/// and ids. The listing is itself a valid inetd.conf.
+/// and ids. The listing is itself a valid inetd.conf. A `wait,listen-fds` line
+/// stays one line with its addresses listed: split, it would start a handler
+/// per socket instead of one with them all.
 public enum NormalizedTable {
+    /// Whether `service` is listed as one line for all its sockets.
+    public static func listsAsOneLine(_ service: Service) -> Bool {
+        let entry = service.entry
+        return entry.wait && entry.options.listenFDs && service.endpoints.count > 1
+            && service.endpoints.allSatisfy { $0.kind != .unix }
+    }
+
     public static func render(_ services: [Service], file: String) -> String {
         var out = ""
         for service in services {
             let entry = service.entry
-            for endpoint in service.endpoints {
+            let lines = listsAsOneLine(service) ? [service.endpoints] : service.endpoints.map { [$0] }
+            for endpoints in lines {
                 var comment = "# \(file):\(entry.line)"
                 if let id = service.identity {
                     comment += " uid=\(id.uid) gid=\(id.gid) groups=\((id.groups ?? []).map(String.init).joined(separator: ","))"
@@ -14,26 +24,28 @@ public enum NormalizedTable {
                     comment += " identity=unchanged"
                 }
                 out += comment + "\n"
-                out += fields(service, endpoint).joined(separator: " ") + "\n"
+                out += fields(service, endpoints).joined(separator: " ") + "\n"
             }
         }
         return out
     }
 
-    static func fields(_ service: Service, _ endpoint: Endpoint) -> [String] {
+    /// The fields of one line for `endpoints`: one socket, or every socket
+    /// of a `wait,listen-fds` line (IP endpoints with one port).
+    static func fields(_ service: Service, _ endpoints: [Endpoint]) -> [String] {
         let entry = service.entry
+        let first = endpoints[0]
         let address: String
-        let proto: String
-        switch (endpoint.kind, endpoint.address.family) {
-        case (.unix, _):
-            address = endpoint.address.host
+        var proto: String
+        if first.kind == .unix {
+            address = first.address.host
             proto = "unix"
-        case (_, .inet):
-            address = "\(endpoint.address.host):\(endpoint.address.port)"
-            proto = endpoint.kind.name + "4"
-        case (_, _):
-            address = "[\(endpoint.address.host)]:\(endpoint.address.port)"
-            proto = endpoint.kind.name + (endpoint.ipv6Only ? "6" : "46")
+        } else {
+            let hosts = endpoints.map { $0.address.family == .inet ? $0.address.host : "[\($0.address.host)]" }
+            address = hosts.joined(separator: ",") + ":\(first.address.port)"
+            let families = Set(endpoints.map { $0.address.family == .inet ? "4" : $0.ipv6Only ? "6" : "46" })
+            // IPv4 with IPv6-only sockets is what a plain `tcp` line makes.
+            proto = first.kind.name + (families.count == 1 ? families.first! : "")
         }
         var protoField = proto
         if let n = entry.sendBuffer { protoField += ",sndbuf=\(n)" }
