@@ -268,6 +268,19 @@ import Testing
     /// One connection per handler, on fd 3: LISTEN_FDS=1, LISTEN_FDNAMES
     /// `connection` (systemd's Accept=yes name) or `name=`, plus the TCP
     /// variables of a nowait stream handler; fd 0 is /dev/null.
+    /// `stderr=socket` asked for on a `nowait,listen-fds` line puts the
+    /// connection on fd 2 too; fd 1 stays inetd's stderr.
+    @Test func nowaitListenFdsWithStderrOnTheSocket() throws {
+        let port = try freePort()
+        let daemon = try Self.start("127.0.0.1:\(port) stream tcp4 nowait,listen-fds,stderr=socket - \(probe) probe listen-fds\n")
+        defer { Self.killHandlers(of: daemon) }
+        let report = try ProbeReport(Self.exchange("127.0.0.1", port).text)
+        let link = { (fd: Int) in report["fd.\(fd)"]?.components(separatedBy: " ").first }
+        #expect(link(3)?.hasPrefix("socket:") == true, "fd 3 is the connection")
+        #expect(link(2) == link(3), "fd 2 is the connection")
+        #expect(link(1) == daemon.openFDs()[2], "fd 1 is inetd's stderr")
+    }
+
     @Test func nowaitListenFdsOverTCP() throws {
         let port4 = try freePort()
         let port6 = try freePort()

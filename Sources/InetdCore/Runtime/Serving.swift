@@ -66,7 +66,8 @@ extension Daemon {
         let c = connection.rawValue
         let result: Result<pid_t, SpawnError>
         if state.listenFDs {
-            var fds: (CInt, CInt, CInt, CInt) = (devNull.rawValue, 2, 2, c)
+            // stderr=socket, asked for on the line, holds here too.
+            var fds: (CInt, CInt, CInt, CInt) = (devNull.rawValue, 2, state.stderrToSocket ? c : 2, c)
             result = withUnsafePointer(to: &fds) { tuple in
                 tuple.withMemoryRebound(to: CInt.self, capacity: 4) { list in
                     program.spawn(fds: UnsafeBufferPointer(start: list, count: 4)) { variables in
