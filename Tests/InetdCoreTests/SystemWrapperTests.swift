@@ -158,7 +158,7 @@ import Testing
         defer { for arg in argv { free(arg) } }
         #expect(posix_spawn(&pid, "/bin/sh", nil, nil, argv, nil) == 0)
         let status = try ChildProcess.waitFor(pid)
-        #expect(Daemon.describe(status) == "exit 3")
+        #expect(ExitStatus(status).description == "exit 3")
         // reapAny is not tried here: in the test process it would reap the
         // children of tests running alongside.
     }

@@ -6,19 +6,6 @@ import _InetdSystem
 /// one bounded buffer, and is dropped once idle; a UDP request is answered
 /// only when its source cannot be another datagram service (the echo and
 /// chargen loop of CERT CA-1996-01).
-/// RFC 864's pattern: 95 lines of 72 printable characters, each starting one
-/// character later than the one before, every line ended by CR LF.
-let chargenPattern: [UInt8] = {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(95 * 74)
-    for line in 0..<95 {
-        for column in 0..<72 { bytes.append(UInt8(32 + (line + column) % 95)) }
-        bytes.append(0x0D)
-        bytes.append(0x0A)
-    }
-    return bytes
-}()
-
 extension Daemon {
     /// Connections a built-in listener may accept in one turn (as
     /// `spawnAcceptBudget`): an accept costs about a tenth of a spawn.
@@ -59,7 +46,7 @@ extension Daemon {
             state.accepted += 1
             switch kind {
             case .daytime, .time:
-                let reply = kind == .time ? timeReply() : daytimeReply()
+                let reply = kind == .time ? BuiltinKind.timeReply() : BuiltinKind.daytimeReply()
                 _ = reply.withUnsafeBytes { try? Socket.send(connection, $0) }
                 connection.close()
             case .echo, .discard, .chargen:
@@ -85,22 +72,12 @@ extension Daemon {
         deadlines.scheduleIfUnset(.idleConnections, at: monotonicMilliseconds() + 1000)
     }
 
+    /// One wake-up of a built-in connection: its I/O (`BuiltinConnection`),
+    /// then its end or the events it wants next.
     func serveBuiltin(_ c: BuiltinConnection, _ events: Epoll.Events) {
         c.lastActivity = monotonicMilliseconds()
-        if !events.isDisjoint(with: Epoll.Events.input) {
-            guard readInput(c) else { return finish(c) }
-        }
-        if c.kind == .echo, c.pending > 0 || events.contains(.writable) {
-            guard flushEcho(c) else { return finish(c) }
-        } else if c.kind == .chargen, events.contains(.writable) {
-            guard writeChargen(c) else { return finish(c) }
-        }
-        // echo ends once the client has closed and everything went back;
-        // discard and chargen end when the client closes.
-        if c.inputClosed, c.kind != .echo || c.pending == 0 { return finish(c) }
-        var wanted: Epoll.Events = [.error, .hangUp]
-        if !c.inputClosed && (c.kind != .echo || c.pending < BuiltinConnection.bufferSize) { wanted.insert(.readable) }
-        if c.kind == .chargen || c.pending > 0 { wanted.insert(.writable) }
+        guard c.serve(events, scratch: datagrams.buffer), !c.isDone else { return finish(c) }
+        let wanted = c.wantedEvents
         if wanted != c.interest {
             c.interest = wanted
             do {
@@ -109,46 +86,6 @@ extension Daemon {
                 finish(c)
             }
         }
-    }
-
-    /// Reads at most once per wake-up (echo: up to its free room; discard:
-    /// up to 64 KiB, more than its capped receive buffer holds), so that a
-    /// client that sends without pause cannot hold the loop: the socket is
-    /// level-triggered and the rest is read next turn. False when the
-    /// connection failed.
-    func readInput(_ c: BuiltinConnection) -> Bool {
-        if c.kind == .echo {
-            let room = BuiltinConnection.bufferSize - c.pending
-            guard room > 0 else { return true }
-            let free = UnsafeMutableRawBufferPointer(rebasing: c.buffer[c.pending..<(c.pending + room)])
-            guard let got = try? Socket.receive(c.fd, into: free) else { return false }
-            if case .done(let n) = got { if n > 0 { c.pending += n } else { c.inputClosed = true } }
-            return true
-        }
-        guard let got = try? Socket.receive(c.fd, into: datagrams.buffer) else { return false }
-        if case .done(0) = got { c.inputClosed = true }
-        return true
-    }
-
-    func flushEcho(_ c: BuiltinConnection) -> Bool {
-        guard c.pending > 0 else { return true }
-        guard let sent = try? Socket.send(c.fd, UnsafeRawBufferPointer(rebasing: c.buffer[0..<c.pending])) else { return false }
-        guard case .done(let n) = sent else { return true }
-        // copyMemory is memmove: the ranges may overlap.
-        if n < c.pending { c.buffer.baseAddress!.copyMemory(from: c.buffer.baseAddress! + n, byteCount: c.pending - n) }
-        c.pending -= n
-        return true
-    }
-
-    func writeChargen(_ c: BuiltinConnection) -> Bool {
-        let end = min(chargenPattern.count, c.chargenOffset + BuiltinConnection.bufferSize)
-        let sent = chargenPattern.withUnsafeBytes { pattern in
-            try? Socket.send(c.fd, UnsafeRawBufferPointer(rebasing: pattern[c.chargenOffset..<end]))
-        }
-        guard let sent else { return false }
-        guard case .done(let n) = sent else { return true }
-        c.chargenOffset = (c.chargenOffset + n) % chargenPattern.count
-        return true
     }
 
     /// Closes a built-in connection; its service may accept again.
@@ -183,61 +120,19 @@ extension Daemon {
             var peer = PeerBuffer()
             guard case .done(let got)? = try? Socket.receiveDatagram(fd, into: buffer, from: &peer) else { return }
             state.accepted += 1
-            guard acceptableSource(&peer) else {
+            guard datagrams.acceptableSource(&peer) else {
                 if log.verbose { log.debug("builtin_dropped", ("service", state.label), ("peer", peer.address().description)) }
                 continue
             }
             switch kind {
-            case .echo: reply(fd, &peer, UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+            case .echo: datagrams.reply(fd, &peer, UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
             case .discard: break
             case .chargen:
                 let length = Int.random(in: 0...512)
-                chargenPattern.withUnsafeBytes { reply(fd, &peer, UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
-            case .daytime: daytimeReply().withUnsafeBytes { reply(fd, &peer, $0) }
-            case .time: timeReply().withUnsafeBytes { reply(fd, &peer, $0) }
+                chargenPattern.withUnsafeBytes { datagrams.reply(fd, &peer, UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+            case .daytime: BuiltinKind.daytimeReply().withUnsafeBytes { datagrams.reply(fd, &peer, $0) }
+            case .time: BuiltinKind.timeReply().withUnsafeBytes { datagrams.reply(fd, &peer, $0) }
             }
         }
-    }
-
-    func reply(_ fd: FileDescriptor, _ peer: inout PeerBuffer, _ bytes: UnsafeRawBufferPointer) {
-        _ = try? Socket.sendDatagram(fd, bytes, to: peer)
-    }
-
-    /// No reply to a privileged or built-in source port, nor to an address
-    /// that is broadcast, multicast, unspecified or IPv4-mapped.
-    func acceptableSource(_ peer: inout PeerBuffer) -> Bool {
-        withUnsafeBytes(of: &peer.storage) { raw in
-            let port = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-            if port < 1024 || BuiltinKind.wellKnownPorts.contains(port) || datagrams.ports.contains(port) { return false }
-            switch raw.load(as: sa_family_t.self) {
-            case sa_family_t(AF_INET):
-                let first = raw[4]
-                // 0/8 (unspecified), 224/4 multicast, 240/4 and the broadcast address.
-                return first != 0 && first < 224
-            case sa_family_t(AF_INET6):
-                let address = raw[8..<24]
-                if address.allSatisfy({ $0 == 0 }) || raw[8] == 0xFF { return false }
-                // ::ffff:a.b.c.d and the deprecated ::a.b.c.d.
-                if raw[8..<18].allSatisfy({ $0 == 0 }) {
-                    if raw[18] == 0xFF, raw[19] == 0xFF { return false }
-                    if raw[18] == 0, raw[19] == 0, !(raw[20..<23].allSatisfy { $0 == 0 } && raw[23] == 1) { return false }
-                }
-                return true
-            default:
-                return false
-            }
-        }
-    }
-
-    // MARK: - Answers
-
-    /// RFC 867: the local date and time as text.
-    func daytimeReply() -> [UInt8] {
-        WallClock.daytime()
-    }
-
-    /// RFC 868: seconds since 1900-01-01 as 32 bits, big-endian.
-    func timeReply() -> [UInt8] {
-        withUnsafeBytes(of: WallClock.rfc868Seconds().bigEndian) { Array($0) }
     }
 }

@@ -13,36 +13,81 @@ enum PendingInput {
 }
 
 /// The crash-loop rule (SPEC section 5, docs/DESIGN.md "Crash loops"), for
-/// handlers that hold sockets: wait services and nowait dgram. The count and
-/// the back-off are the service's; what waited is each socket's.
-extension Daemon {
+/// handlers that hold sockets: wait services and nowait dgram. Each socket
+/// keeps the evidence of progress (`Listener`); the count and the back-off
+/// are the service's (`ServiceState`); the loop wires them (`Daemon`).
+enum CrashLoop {
     /// A failure this soon after the start counts towards a crash loop.
     static let quickExitMilliseconds: Int64 = 1_000
     /// Quick failures in a row before starts are delayed.
     static let quickFailuresBeforeBackoff = 3
     /// A handler that lived this long resets the back-off delay.
     static let healthyMilliseconds: Int64 = 10_000
+    static let firstBackoffMilliseconds: Int64 = 1_000
     static let maxBackoffMilliseconds: Int64 = 60_000
+}
 
-    /// Notes what waits on `listener`'s socket, just before a handler gets it.
-    func notePendingInput(_ listener: Listener) {
-        guard let fd = listener.fd else { return }
-        listener.arrivals = 0
-        switch (listener.endpoint.kind, listener.endpoint.socketType) {
+extension Listener {
+    /// Notes what waits on the socket, just before a handler gets it.
+    func notePendingInput(now: Int64) {
+        handedOverAt = now
+        arrivals = 0
+        guard let fd else { return }
+        switch (endpoint.kind, endpoint.socketType) {
         case (_, .dgram):
             var source = PeerBuffer()
             if let length = try? Socket.peekDatagram(fd, source: &source) {
-                listener.pendingAtStart = .datagram(length: length, source: source)
+                pendingAtStart = .datagram(length: length, source: source)
             } else {
-                listener.pendingAtStart = .unknown
+                pendingAtStart = .unknown
             }
         case (.tcp, _):
-            listener.pendingAtStart = (try? Socket.acceptQueueLength(fd)).map { .acceptQueue($0) } ?? .unknown
+            pendingAtStart = (try? Socket.acceptQueueLength(fd)).map { .acceptQueue($0) } ?? .unknown
         case (_, _):
-            listener.pendingAtStart = .connections
+            pendingAtStart = .connections
         }
     }
 
+    /// True when a handler that exited 0 left the socket's input as it found
+    /// it: started again, it would find the same input and exit again, forever.
+    func madeNoProgress() -> Bool {
+        guard let fd else { return false }
+        switch pendingAtStart {
+        case .acceptQueue(let before):
+            guard let now = try? Socket.acceptQueueLength(fd) else { return false }
+            return now > 0 && now >= before + arrivals
+        case .datagram(let length, let source):
+            var head = PeerBuffer()
+            guard let now = try? Socket.peekDatagram(fd, source: &head) else { return false }
+            return now == length && head.sameAddress(as: source)
+        case .connections:
+            return arrivals <= 0 && ((try? Socket.isReadable(fd)) ?? false)
+        case .unknown:
+            return false
+        }
+    }
+}
+
+extension ServiceState {
+    /// Counts a handler's exit: a quick failure adds one, anything else
+    /// clears the count. True when the count calls for a back-off.
+    func countExit(quickFailure: Bool, lived: Int64) -> Bool {
+        if quickFailure { quickFailures += 1 } else { quickFailures = 0 }
+        if lived >= CrashLoop.healthyMilliseconds { backoffMilliseconds = 0 }
+        return quickFailure && quickFailures >= CrashLoop.quickFailuresBeforeBackoff
+    }
+
+    /// Starts a back-off: 1 s, doubling to 60 s. Returns when it ends.
+    func startBackOff(now: Int64) -> Int64 {
+        let next = backoffMilliseconds == 0 ? CrashLoop.firstBackoffMilliseconds : backoffMilliseconds * 2
+        backoffMilliseconds = min(next, CrashLoop.maxBackoffMilliseconds)
+        let resume = now + backoffMilliseconds
+        resumeAt = resume
+        return resume
+    }
+}
+
+extension Daemon {
     /// A listener's queue length alone cannot tell a worker that took 5
     /// connections while 5 more arrived from one that took none. So during
     /// its handler's first second, each arrival wakes the loop once
@@ -66,56 +111,23 @@ extension Daemon {
     /// second.
     func arrived(_ listener: Listener) {
         listener.arrivals += 1
-        if monotonicMilliseconds() - listener.handedOverAt >= Self.quickExitMilliseconds { unpoll(listener) }
+        if monotonicMilliseconds() - listener.handedOverAt >= CrashLoop.quickExitMilliseconds { unpoll(listener) }
     }
 
-    /// True when a handler that exited 0 left the input of `listener` as it
-    /// found it: started again, it would find the same input and exit again,
-    /// forever.
-    func madeNoProgress(_ listener: Listener) -> Bool {
-        guard let fd = listener.fd else { return false }
-        switch listener.pendingAtStart {
-        case .acceptQueue(let before):
-            guard let now = try? Socket.acceptQueueLength(fd) else { return false }
-            return now > 0 && now >= before + listener.arrivals
-        case .datagram(let length, let source):
-            var head = PeerBuffer()
-            guard let now = try? Socket.peekDatagram(fd, source: &head) else { return false }
-            return now == length && head.sameAddress(as: source)
-        case .connections:
-            return listener.arrivals <= 0 && ((try? Socket.isReadable(fd)) ?? false)
-        case .unknown:
-            return false
-        }
+    /// The exit of a handler holding `sockets`: a quick failure, or a quick
+    /// exit 0 that took input from none of them, counts; the third in a row
+    /// starts a back-off.
+    func account(exitOf sockets: [Listener], state: ServiceState, status: ExitStatus, lived: Int64) {
+        let quick = lived < CrashLoop.quickExitMilliseconds
+        let stalled = status.isSuccess && quick && sockets.allSatisfy { $0.madeNoProgress() }
+        guard state.countExit(quickFailure: quick && (!status.isSuccess || stalled), lived: lived) else { return }
+        let what = stalled ? "exited 0 without consuming its input" : "\(status)"
+        backOff(state, reason: "handler \(what) after \(lived) ms, \(state.quickFailures) times in a row")
     }
 
-    /// Counts a quick failure, or clears the count, when a handler holding
-    /// `sockets` exits; the third quick failure in a row starts a back-off.
-    /// A handler that exited 0 made progress if it took input from any of
-    /// its sockets.
-    func account(exitOf sockets: [Listener], state: ServiceState, status: CInt, lived: Int64) {
-        let quick = lived < Self.quickExitMilliseconds
-        let succeeded = Self.exitedNormally(status)
-        let stalled = succeeded && quick && sockets.allSatisfy { madeNoProgress($0) }
-        if quick && (!succeeded || stalled) {
-            state.quickFailures += 1
-            if state.quickFailures >= Self.quickFailuresBeforeBackoff {
-                let what = stalled ? "exited 0 without consuming its input" : Self.describe(status)
-                backOff(state, reason: "handler \(what) after \(lived) ms, \(state.quickFailures) times in a row")
-            }
-        } else {
-            state.quickFailures = 0
-        }
-        if lived >= Self.healthyMilliseconds { state.backoffMilliseconds = 0 }
-    }
-
-    /// Takes every socket of a service out of the loop for a while: 1 s,
-    /// doubling to 60 s.
+    /// Takes every socket of a service out of the loop until its back-off ends.
     func backOff(_ state: ServiceState, reason: String) {
-        let next = state.backoffMilliseconds == 0 ? 1_000 : state.backoffMilliseconds * 2
-        state.backoffMilliseconds = min(next, Self.maxBackoffMilliseconds)
-        let resume = monotonicMilliseconds() + state.backoffMilliseconds
-        state.resumeAt = resume
+        let resume = state.startBackOff(now: monotonicMilliseconds())
         deadlines.schedule(.resume(ObjectIdentifier(state)), at: resume)
         for listener in listeners.listeners(of: state) where !listener.held { unpoll(listener) }
         log.warn("backoff", ("service", state.label), ("delay_ms", "\(state.backoffMilliseconds)"),

@@ -196,10 +196,3 @@ struct Shutdown {
     /// their processes is left.
     var groups: [pid_t: String] = [:]
 }
-
-/// The UDP built-ins' shared state: one datagram buffer, and the ports of
-/// the UDP built-ins configured now (never answered: CERT CA-1996-01).
-struct DatagramBuiltins {
-    var ports: Set<UInt16> = []
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
-}

@@ -21,8 +21,7 @@ extension Daemon {
             } catch {
                 log.error("handover_failed", ("service", state.label), ("error", "\(error)"))
             }
-            notePendingInput(socket)
-            socket.handedOverAt = now
+            socket.notePendingInput(now: now)
             countArrivals(socket)
         }
         let result = spawnHolder(program, state, listener, sockets)
@@ -87,7 +86,7 @@ extension Daemon {
 
     /// A handler holding sockets exited: they come back into the loop,
     /// non-blocking again, unless a reload removed them meanwhile.
-    func takeBack(_ child: Child, pid: pid_t, status: CInt, lived: Int64) {
+    func takeBack(_ child: Child, pid: pid_t, status: ExitStatus, lived: Int64) {
         let state = child.state
         if state.holder == pid { state.holder = nil }
         let current = child.sockets.filter { listeners.isCurrent($0) && $0.fd != nil }

@@ -15,35 +15,24 @@ extension Daemon {
             }
             guard let child = children.remove(pid) else {
                 // Not ours: an orphan adopted while inetd is PID 1.
-                if log.verbose { log.debug("reaped", ("pid", "\(pid)"), ("status", Self.describe(status))) }
+                if log.verbose { log.debug("reaped", ("pid", "\(pid)"), ("status", "\(ExitStatus(status))")) }
                 continue
             }
             finished(child, pid: pid, status: status)
         }
     }
 
-    func finished(_ child: Child, pid: pid_t, status: CInt) {
+    func finished(_ child: Child, pid: pid_t, status raw: CInt) {
         let state = child.state
         let lived = monotonicMilliseconds() - child.started
-        let normal = Self.exitedNormally(status)
+        let status = ExitStatus(raw)
+        let normal = status.isSuccess
         // Without -d, abnormal exits are a client's to cause: one line per
         // episode. With -d, every exit has its line (SPEC section 1).
         if log.verbose || (!normal && log.admit(.warn, "exit", service: state.label)) {
             log.write(normal ? .debug : .warn, "exit", [("service", state.label), ("pid", "\(pid)"),
-                                                        ("status", Self.describe(status)), ("duration_ms", "\(lived)")])
+                                                        ("status", "\(status)"), ("duration_ms", "\(lived)")])
         }
         if !child.sockets.isEmpty { takeBack(child, pid: pid, status: status, lived: lived) }
-    }
-
-    static func exitedNormally(_ status: CInt) -> Bool {
-        (status & 0x7F) == 0 && ((status >> 8) & 0xFF) == 0
-    }
-
-    /// `exit 0`, `exit 3`, `signal SIGSEGV`.
-    static func describe(_ status: CInt) -> String {
-        if status & 0x7F == 0 { return "exit \((status >> 8) & 0xFF)" }
-        let signal = status & 0x7F
-        if let name = signalText(signal) { return "signal \(signal) (\(name))" }
-        return "signal \(signal)"
     }
 }
