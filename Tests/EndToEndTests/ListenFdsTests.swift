@@ -238,6 +238,21 @@ import Testing
         }
     }
 
+    /// Twenty sockets with a 255-byte name: LISTEN_FDNAMES (5 KiB) is more
+    /// than the environment's usual room, which grows for it.
+    @Test func manySocketsWithALongNameAreAllHandedOver() throws {
+        let port = try freePort()
+        let hosts = (1...20).map { "127.0.0.\($0)" }.joined(separator: ",")
+        let name = String(repeating: "n", count: 255)
+        let daemon = try Self.start("\(hosts):\(port) stream tcp4 wait,listen-fds,name=\(name) - \(probe) probe listen-fds 1\n")
+        defer { Self.killHandlers(of: daemon) }
+        let report = try ProbeReport(Self.exchange("127.0.0.20", port).text)
+        #expect(report.environment["LISTEN_FDS"] == "20")
+        #expect(report.environment["LISTEN_FDNAMES"] == Array(repeating: name, count: 20).joined(separator: ":"))
+        #expect(report["sock.22"] == "inet 127.0.0.20:\(port)", "the twentieth socket is fd 22")
+        #expect(!daemon.log.contains("spawn_failed"))
+    }
+
     /// A reload that adds a socket to a line whose handler holds the first:
     /// the kept socket comes back into the loop when that handler exits, and
     /// the next handler gets both. (The kept listener belongs to the new

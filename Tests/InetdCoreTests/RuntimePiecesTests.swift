@@ -68,6 +68,24 @@ import Testing
         #expect(entries == ["LISTEN_FDS=2", "LISTEN_PID=4242", "LISTEN_FDNAMES=web:web", "UNIXREMOTEEUID=0"])
     }
 
+    @Test func variablesLargerThanTheScratchBufferMakeItGrow() {
+        let environment = HandlerEnvironment(["BASE=1"])
+        let name = [UInt8](repeating: UInt8(ascii: "n"), count: 255)
+        let entries = environment.with({ writer in
+            writer.add("LISTEN_FDS", number: 61)
+            writer.reserve("LISTEN_PID", capacity: 32)
+            writer.add("LISTEN_FDNAMES", repeating: name, count: 61)
+        }) { envp, _ in environmentStrings(envp) }
+        #expect(entries?.count == 4)
+        #expect(entries?.last?.utf8.count == "LISTEN_FDNAMES=".utf8.count + 61 * 256 - 1)
+        let small = environment.with({ writer in writer.add("PROTO", "TCP") }) { envp, _ in environmentStrings(envp) }
+        #expect(small == ["BASE=1", "PROTO=TCP"], "the grown buffer serves the next handler too")
+        let huge = environment.with({ writer in
+            writer.add("X", bytes: [UInt8](repeating: 0x41, count: HandlerEnvironment.maxScratchCapacity))
+        }) { _, _ in 1 }
+        #expect(huge == nil, "past the largest buffer: refused")
+    }
+
     @Test func defaultDescriptorNamesAreValidForSdListenFds() {
         #expect(ServiceState.validFDName("/run/a:b.sock") == Array("/run/a_b.sock".utf8))
         #expect(ServiceState.validFDName("/" + String(repeating: "x", count: 300)).count == 255)

@@ -29,14 +29,18 @@ func isSetForHandlers(_ entry: String) -> Bool {
 /// the envp array spawns fill in. The daemon spawns from one thread, one
 /// child at a time, so one array serves every service: per-connection
 /// variables go into its spare slots and a scratch buffer, never into new
-/// allocations.
+/// allocations. The buffer grows, once, for a handler whose variables do not
+/// fit (a `wait,listen-fds` line with many sockets and a long `name=`).
 final class HandlerEnvironment {
     private let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
     private let baseCount: Int
-    private let scratch: UnsafeMutablePointer<UInt8>
+    private var scratch: UnsafeMutablePointer<UInt8>
     /// Room for the per-handler variables: the UCSPI ones, the unix peer's
     /// ids, and LISTEN_FDNAMES with one name per socket.
-    static let scratchCapacity = 4096
+    private var scratchCapacity = 4096
+    /// Past this, exec would refuse the variables anyway (MAX_ARG_STRLEN is
+    /// 128 KiB for one string).
+    static let maxScratchCapacity = 256 << 10
     static let extraSlots = 12
 
     init(_ variables: [String]) {
@@ -44,7 +48,7 @@ final class HandlerEnvironment {
         envp = .allocate(capacity: baseCount + Self.extraSlots + 1)
         for (i, variable) in variables.enumerated() { envp[i] = strdup(variable) }
         envp[baseCount] = nil
-        scratch = .allocate(capacity: Self.scratchCapacity)
+        scratch = .allocate(capacity: scratchCapacity)
     }
 
     deinit {
@@ -58,13 +62,21 @@ final class HandlerEnvironment {
     /// nil when that does not fit.
     func with<R>(_ fill: (inout VariableWriter) -> Void,
                  _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, VariableWriter.Reserved?) -> R) -> R? {
-        var writer = VariableWriter(envp: envp, first: baseCount, slots: Self.extraSlots,
-                                    scratch: scratch, capacity: Self.scratchCapacity)
-        fill(&writer)
         defer { envp[baseCount] = nil }
-        guard !writer.overflowed else { return nil }
-        envp[writer.slot] = nil
-        return body(envp, writer.reserved)
+        while true {
+            var writer = VariableWriter(envp: envp, first: baseCount, slots: Self.extraSlots,
+                                        scratch: scratch, capacity: scratchCapacity)
+            fill(&writer)
+            if writer.overflowed {
+                guard !writer.outOfSlots, scratchCapacity < Self.maxScratchCapacity else { return nil }
+                scratch.deallocate()
+                scratchCapacity = min(max(scratchCapacity * 2, writer.wanted + 1), Self.maxScratchCapacity)
+                scratch = .allocate(capacity: scratchCapacity)
+                continue
+            }
+            envp[writer.slot] = nil
+            return body(envp, writer.reserved)
+        }
     }
 }
 
@@ -78,6 +90,10 @@ struct VariableWriter {
     private let capacity: Int
     private var used = 0
     fileprivate var overflowed = false
+    /// Every envp slot was taken: more room would not help.
+    fileprivate var outOfSlots = false
+    /// Bytes asked for so far, fitting or not: the room a retry needs.
+    fileprivate var wanted = 0
     fileprivate var reserved: Reserved?
 
     /// An entry the child fills in after clone (LISTEN_PID: only the child
@@ -195,7 +211,13 @@ struct VariableWriter {
 
     /// Writes `NAME=`; nil when no slot or room is left.
     private mutating func begin(_ name: StaticString) -> Int? {
-        guard slot < lastSlot, used + name.utf8CodeUnitCount + 2 < capacity else {
+        wanted += name.utf8CodeUnitCount + 2
+        guard slot < lastSlot else {
+            overflowed = true
+            outOfSlots = true
+            return nil
+        }
+        guard used + name.utf8CodeUnitCount + 2 < capacity else {
             overflowed = true
             return nil
         }
@@ -206,6 +228,7 @@ struct VariableWriter {
     }
 
     private mutating func append(_ bytes: UnsafePointer<UInt8>, _ count: Int) {
+        wanted += count
         guard used + count < capacity else {
             overflowed = true
             return
@@ -215,6 +238,7 @@ struct VariableWriter {
     }
 
     private mutating func append(byte: UInt8) {
+        wanted += 1
         guard used + 1 < capacity else {
             overflowed = true
             return
