@@ -93,7 +93,7 @@ extension Daemon {
         try? epoll.remove(c.fd)
         c.fd.close()
         connections.remove(c)
-        for listener in listeners.listeners(of: c.state) { poll(listener) }
+        listeners.forEachListener(of: c.state) { poll($0) }
     }
 
     /// Drops connections idle for longer than their service's `timeout=`

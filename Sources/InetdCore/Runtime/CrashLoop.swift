@@ -129,7 +129,7 @@ extension Daemon {
     func backOff(_ state: ServiceState, reason: String) {
         let resume = state.startBackOff(now: monotonicMilliseconds())
         deadlines.schedule(.resume(ObjectIdentifier(state)), at: resume)
-        for listener in listeners.listeners(of: state) where !listener.held { unpoll(listener) }
+        listeners.forEachListener(of: state) { if !$0.held { unpoll($0) } }
         log.warn("backoff", ("service", state.label), ("delay_ms", "\(state.backoffMilliseconds)"),
                  ("reason", reason))
     }
@@ -142,6 +142,6 @@ extension Daemon {
             return
         }
         state.resumeAt = nil
-        for listener in listeners.listeners(of: state) { poll(listener) }
+        listeners.forEachListener(of: state) { poll($0) }
     }
 }

@@ -106,7 +106,7 @@ extension Daemon {
         for socket in current { poll(socket) }
         // A socket of a `wait,listen-fds` line bound while the handler held
         // the others waited for this exit.
-        if state.listenFDs { for socket in listeners.listeners(of: state) { poll(socket) } }
+        if state.listenFDs { listeners.forEachListener(of: state) { poll($0) } }
     }
 
     // MARK: - Polling

@@ -34,6 +34,15 @@ struct ListenerTable {
     /// Whether `listener` is still the one serving its endpoint.
     func isCurrent(_ listener: Listener) -> Bool { byEndpoint[listener.endpoint] === listener }
 
+    /// Calls `body` with each listener of a service that is in the table,
+    /// in its endpoints' order, allocating nothing: a built-in connection's
+    /// end runs it.
+    func forEachListener(of state: ServiceState, _ body: (Listener) -> Void) {
+        for endpoint in state.service.endpoints {
+            if let listener = byEndpoint[endpoint], listener.state === state { body(listener) }
+        }
+    }
+
     /// The listeners of a service that are in the table, in its endpoints' order.
     func listeners(of state: ServiceState) -> [Listener] {
         state.service.endpoints.compactMap { endpoint in

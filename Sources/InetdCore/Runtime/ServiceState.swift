@@ -18,6 +18,8 @@ final class ServiceState {
     private(set) var wait: Bool
     private(set) var stderrToSocket: Bool
     private(set) var listenFDs: Bool
+    /// Hands its socket to a handler instead of accepting: wait, or dgram.
+    private(set) var handsOverSocket: Bool
     private(set) var builtin: BuiltinKind?
     /// Concurrent connections a built-in takes; 0 means no cap.
     private(set) var builtinCap: Int
@@ -37,6 +39,7 @@ final class ServiceState {
         self.service = service
         self.environment = environment
         (wait, stderrToSocket, listenFDs, builtin, builtinCap) = Self.settings(service)
+        handsOverSocket = wait || service.entry.socketType == .dgram
     }
 
     private static func settings(_ service: Service) -> (Bool, Bool, Bool, BuiltinKind?, Int) {
@@ -52,6 +55,7 @@ final class ServiceState {
     func take(_ next: Service) {
         service = next
         (wait, stderrToSocket, listenFDs, builtin, builtinCap) = Self.settings(next)
+        handsOverSocket = wait || next.entry.socketType == .dgram
         preparedProgram = nil
         cachedLabel = nil
         cachedFDName = nil
@@ -102,6 +106,4 @@ final class ServiceState {
 
     var entry: ServiceEntry { service.entry }
 
-    /// Where the service hands its socket to a handler instead of accepting.
-    var handsOverSocket: Bool { wait || entry.socketType == .dgram }
 }
