@@ -191,9 +191,6 @@ import Testing
         #expect(CurrentProcess.environmentValue("INETD_SURELY_UNSET_\(getpid())") == nil)
         #expect(CurrentProcess.environment().contains("PATH=" + (path ?? "")))
         #expect(signalText(SIGSEGV) == "Segmentation fault")
-        let copy = CStrings.duplicate("argv0")
-        #expect(copy.map { String(cString: $0) } == "argv0")
-        CStrings.release(copy)
         releaseFreeHeap()
     }
 }

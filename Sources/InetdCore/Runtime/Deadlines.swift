@@ -23,10 +23,6 @@ struct Deadlines<Key: Hashable> {
 
     mutating func cancel(_ key: Key) { due[key] = nil }
 
-    func isSet(_ key: Key) -> Bool { due[key] != nil }
-
-    func time(of key: Key) -> Int64? { due[key] }
-
     /// The earliest time set, if any.
     mutating func earliest() -> Int64? {
         dropStale()

@@ -45,10 +45,9 @@ struct ListenerTable {
 
     /// The listeners of a service that are in the table, in its endpoints' order.
     func listeners(of state: ServiceState) -> [Listener] {
-        state.service.endpoints.compactMap { endpoint in
-            guard let listener = byEndpoint[endpoint], listener.state === state else { return nil }
-            return listener
-        }
+        var found: [Listener] = []
+        forEachListener(of: state) { found.append($0) }
+        return found
     }
 
     var all: some Sequence<Listener> { slots.occupied }

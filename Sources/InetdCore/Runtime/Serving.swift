@@ -120,9 +120,12 @@ extension Daemon {
             variables.add("PROTO", v6 ? "TCP6" : "TCP")
             variables.add(address: "TCPREMOTEIP", port: "TCPREMOTEPORT", from: remote)
         }
-        if listener.endpoint.address.isWildcard, let local = try? Socket.localAddress(connection) {
-            local.withSockaddrBytes { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
-            return
+        if listener.endpoint.address.isWildcard {
+            var local = PeerBuffer()
+            if (try? Socket.localAddress(connection, into: &local)) != nil {
+                withUnsafeBytes(of: &local.storage) { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
+                return
+            }
         }
         listener.endpoint.address.withSockaddrBytes { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
     }

@@ -7,14 +7,7 @@ import _InetdSystem
 /// inherited `TCPREMOTEIP=10.6.6.6` would otherwise come first in envp, and
 /// getenv(3) would return it instead of the real peer.
 public func inheritableEnvironment() -> [String] {
-    var result: [String] = []
-    guard var cursor = inetd_environ() else { return result }
-    while let entry = cursor.pointee {
-        let text = String(cString: entry)
-        if !isSetForHandlers(text) { result.append(text) }
-        cursor += 1
-    }
-    return result
+    CurrentProcess.environment().filter { !isSetForHandlers($0) }
 }
 
 /// True when `entry` (`NAME=value`, or a bare `NAME`) names a variable that
@@ -167,15 +160,12 @@ struct VariableWriter {
         if let start = begin(ipName) {
             let room = capacity - used
             let text = UnsafeMutableRawPointer(scratch + used).assumingMemoryBound(to: CChar.self)
-            let ok: Bool
-            if Self.isMappedIPv4(raw) {
-                ok = inet_ntop(AF_INET, base + 20, text, socklen_t(room)) != nil
-            } else if Self.isIPv6(raw) {
-                ok = inet_ntop(AF_INET6, base + 8, text, socklen_t(room)) != nil
+            let (family, offset) = Self.isMappedIPv4(raw) ? (AF_INET, 20) : Self.isIPv6(raw) ? (AF_INET6, 8) : (AF_INET, 4)
+            if let length = writeAddressText(family: family, address: base + offset, into: text, capacity: room) {
+                used += length
             } else {
-                ok = inet_ntop(AF_INET, base + 4, text, socklen_t(room)) != nil
+                overflowed = true
             }
-            if ok { used += strlen(text) } else { overflowed = true }
             finish(start)
         }
         if let start = begin(portName) {

@@ -48,18 +48,6 @@ public enum Socket {
         _ = try syscall("shutdown") { Glibc.shutdown(fd.rawValue, CInt(SHUT_RDWR)) }
     }
 
-    /// C equivalent: `getsockname(2)`.
-    public static func localAddress(_ fd: FileDescriptor) throws(SystemError) -> SocketAddress {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        return try withUnsafeMutablePointer(to: &storage) { (p) throws(SystemError) -> SocketAddress in
-            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) -> SocketAddress in
-                _ = try syscall("getsockname") { getsockname(fd.rawValue, sa, &length) }
-                return SocketAddress(raw: UnsafeRawPointer(sa), length: length)
-            }
-        }
-    }
-
     /// The local address of `fd` as raw `sockaddr` bytes in `local`: for a
     /// connection accepted on a wildcard listener, the address the client
     /// reached. C equivalent: `getsockname(2)`.
