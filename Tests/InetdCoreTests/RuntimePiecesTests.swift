@@ -98,7 +98,8 @@ import Testing
         #expect(EventToken(rawValue: EventToken.signals.rawValue) == EventToken.signals)
         #expect(EventToken(.listener, slot: 3, generation: 1).rawValue != EventToken(.listener, slot: 3, generation: 2).rawValue)
         #expect(EventToken(.listener, slot: 3, generation: 1).rawValue != EventToken(.connection, slot: 3, generation: 1).rawValue)
-        #expect(EventToken(rawValue: 3 << 62) == nil, "no fourth kind")
+        #expect(EventToken(rawValue: EventToken.spawnReports.rawValue) == EventToken.spawnReports)
+        #expect(EventToken.spawnReports.rawValue != EventToken.signals.rawValue)
     }
 
     @Test func deadlinesComeDueInOrderAndMoveWhenScheduledAgain() {

@@ -10,6 +10,9 @@ struct Child {
     /// the line for `wait,listen-fds`); they come back into the loop at its exit.
     var sockets: [Listener]
     var started: Int64
+    /// A nowait handler's client, for the line that reports a spawn that
+    /// failed after it returned (`Daemon.collectLateSpawnFailures`).
+    var peer: SocketAddress?
 }
 
 /// Every handler inetd started and has not reaped, and how many of each

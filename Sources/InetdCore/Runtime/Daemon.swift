@@ -38,6 +38,7 @@ public final class Daemon {
     let lookup: any NameLookup = SystemLookup()
     let epoll: Epoll
     let signals: SignalChannel
+    let spawnReports: SpawnReports
     var readiness: Readiness
     /// What every handler inherits: inetd's environment, cleaned once.
     let environment = HandlerEnvironment(inheritableEnvironment())
@@ -59,11 +60,13 @@ public final class Daemon {
         log = Log(verbose: settings.verbose)
         descriptors = DescriptorBudget(log: log)
         signals = try SignalChannel()
+        spawnReports = try SpawnReports()
         epoll = try Epoll()
         devNull = try FileDescriptor.open("/dev/null", O_RDWR)
         try descriptors.openReserve()
         readiness = Readiness(notifyFD: settings.notifyFD, log: log)
         try epoll.add(signals.fd, token: EventToken.signals.rawValue)
+        try epoll.add(spawnReports.fd, token: EventToken.spawnReports.rawValue)
     }
 
     /// Loads the configuration, binds, reports readiness and serves until
@@ -124,6 +127,9 @@ public final class Daemon {
             switch token.kind {
             case .signals:
                 try handleSignals()
+            case .spawnReports:
+                spawnReports.drain()
+                collectLateSpawnFailures()
             case .connection:
                 // A token of a connection finished since no longer matches.
                 if let c = connections.connection(for: token) { serveBuiltin(c, events) }

@@ -8,6 +8,8 @@ struct EventToken: Equatable {
         case signals = 0
         case listener = 1
         case connection = 2
+        /// The eventfd of failed overlapped spawns (`SpawnReports`).
+        case spawnReports = 3
     }
 
     var kind: Kind
@@ -34,4 +36,5 @@ struct EventToken: Equatable {
 
     static let generationMask: UInt32 = 0x3FFF_FFFF
     static let signals = EventToken(.signals, slot: 0, generation: 0)
+    static let spawnReports = EventToken(.spawnReports, slot: 0, generation: 0)
 }

@@ -4,6 +4,7 @@ extension Daemon {
     /// Reaps every exited child, ours or adopted (inetd may be PID 1), until
     /// none is left. C equivalent: `waitpid(-1, WNOHANG)` in a loop.
     func reap() {
+        collectLateSpawnFailures()
         while true {
             let pid: pid_t, status: CInt
             do {

@@ -4,11 +4,10 @@ import Glibc
 extension Daemon {
     /// Connections one listener may accept in one turn; the listener is
     /// level-triggered, so the rest are taken next turn, after every other
-    /// ready event has had its share. A spawn costs about 45 us
-    /// (docs/benchmarks.md) and waits for the child's exec (CLONE_VFORK):
-    /// a few hundred microseconds of the loop's CPU at most, and one
-    /// epoll_wait more per budget is well under 1 % of what the connections
-    /// themselves cost.
+    /// ready event has had its share. A spawn costs about 35-45 us of the
+    /// loop (docs/benchmarks.md; the child execs on its own, overlapped):
+    /// a few hundred microseconds at most, and one epoll_wait more per
+    /// budget is well under 1 % of what the connections themselves cost.
     static let spawnAcceptBudget = 8
 
     /// One handler for each pending connection, at most `spawnAcceptBudget`
@@ -70,7 +69,7 @@ extension Daemon {
             var fds: (CInt, CInt, CInt, CInt) = (devNull.rawValue, 2, state.stderrToSocket ? c : 2, c)
             result = withUnsafePointer(to: &fds) { tuple in
                 tuple.withMemoryRebound(to: CInt.self, capacity: 4) { list in
-                    program.spawn(fds: UnsafeBufferPointer(start: list, count: 4)) { variables in
+                    program.spawn(fds: UnsafeBufferPointer(start: list, count: 4), wait: .overlapped) { variables in
                         variables.add("LISTEN_FDS", "1")
                         variables.reserve("LISTEN_PID", capacity: Self.listenPIDCapacity)
                         variables.add("LISTEN_FDNAMES", bytes: state.fdName)
@@ -79,22 +78,40 @@ extension Daemon {
                 }
             }
         } else {
-            result = program.spawn(fds: (c, c, state.stderrToSocket ? c : 2)) { variables in
+            result = program.spawn(fds: (c, c, state.stderrToSocket ? c : 2), wait: .overlapped) { variables in
                 connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
             }
         }
         switch result {
         case .success(let pid):
-            started(pid, state, holding: [])
-            if log.verbose {
-                log.debug("connection", ("service", state.label), ("peer", peer.address().description), ("pid", "\(pid)"))
-            }
+            let address = peer.address()
+            started(pid, state, holding: [], peer: address)
+            if log.verbose { log.debug("connection", ("service", state.label), ("peer", address.description), ("pid", "\(pid)")) }
         case .failure(let error):
-            state.execFailures += 1
-            if log.admit(.error, "spawn_failed", service: state.label) {
-                log.error("spawn_failed", ("service", state.label), ("peer", peer.address().description),
-                          ("error", "\(error)"), ("action", "connection closed"))
-            }
+            spawnFailed(state, error, peer: peer.address())
+        }
+    }
+
+    /// A nowait handler that could not start: logged and counted; its
+    /// connection is closed.
+    func spawnFailed(_ state: ServiceState, _ error: SpawnError, peer: SocketAddress?) {
+        state.execFailures += 1
+        if log.admit(.error, "spawn_failed", service: state.label) {
+            log.error("spawn_failed", ("service", state.label), ("peer", peer?.description ?? "-"),
+                      ("error", "\(error)"), ("action", "connection closed"))
+        }
+    }
+
+    /// Overlapped spawns whose child failed after the spawn returned (a
+    /// missing program, a bad user): reported as the failed spawns they
+    /// are, and taken out of the running handlers. Each child keeps its
+    /// connection open until its failure has been read here, then exits 127
+    /// and is reaped as no handler.
+    func collectLateSpawnFailures() {
+        while let (pid, error) = PreparedProgram.nextLateFailure() {
+            guard let child = children.remove(pid) else { continue }
+            child.state.spawned -= 1
+            spawnFailed(child.state, error, peer: child.peer)
         }
     }
 
@@ -130,8 +147,9 @@ extension Daemon {
         listener.endpoint.address.withSockaddrBytes { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
     }
 
-    func started(_ pid: pid_t, _ state: ServiceState, holding sockets: [Listener]) {
+    func started(_ pid: pid_t, _ state: ServiceState, holding sockets: [Listener], peer: SocketAddress? = nil) {
         state.spawned += 1
-        children.add(pid, Child(state: state, wait: state.wait, sockets: sockets, started: monotonicMilliseconds()))
+        children.add(pid, Child(state: state, wait: state.wait, sockets: sockets, started: monotonicMilliseconds(),
+                                peer: peer))
     }
 }

@@ -58,21 +58,33 @@ final class PreparedProgram {
         groups.deallocate()
     }
 
+    /// How a spawn waits for its child.
+    enum Wait {
+        /// Until the child has exec'd or failed: a failure is the result.
+        /// C equivalent: `inetd_spawn` (clone with CLONE_VFORK).
+        case forExec
+        /// Not at all: the child sets itself up and execs while the caller
+        /// goes on, and a failure after clone comes later, from
+        /// `nextLateFailure()`. C equivalent: `inetd_spawn_overlapped`.
+        case overlapped
+    }
+
     /// Starts the handler with `fds` as its descriptors 0, 1 and 2 and what
-    /// `variables` writes added to its environment. Returns its pid once
-    /// exec succeeded. C equivalent: `inetd_spawn` (see inetd_system.h).
-    func spawn(fds: (CInt, CInt, CInt), variables: (inout VariableWriter) -> Void) -> Result<pid_t, SpawnError> {
+    /// `variables` writes added to its environment. Returns its pid.
+    func spawn(fds: (CInt, CInt, CInt), wait: Wait = .forExec,
+               variables: (inout VariableWriter) -> Void) -> Result<pid_t, SpawnError> {
         var fds = fds
         return withUnsafePointer(to: &fds) { tuple in
             tuple.withMemoryRebound(to: CInt.self, capacity: 3) {
-                spawn(fds: UnsafeBufferPointer(start: $0, count: 3), variables: variables)
+                spawn(fds: UnsafeBufferPointer(start: $0, count: 3), wait: wait, variables: variables)
             }
         }
     }
 
     /// Starts the handler with `fds[i]` as its descriptor i (socket
     /// activation: 0, 1 and 2, then the sockets from 3 up).
-    func spawn(fds: UnsafeBufferPointer<CInt>, variables: (inout VariableWriter) -> Void) -> Result<pid_t, SpawnError> {
+    func spawn(fds: UnsafeBufferPointer<CInt>, wait: Wait = .forExec,
+               variables: (inout VariableWriter) -> Void) -> Result<pid_t, SpawnError> {
         guard fds.count <= Int(INETD_SPAWN_MAX_FDS) else {
             return .failure(SpawnError(step: Int32(INETD_STEP_DUP.rawValue), errno: EMFILE))
         }
@@ -84,9 +96,24 @@ final class PreparedProgram {
                 change_identity: identity == nil ? 0 : 1, uid: identity?.uid ?? 0, gid: identity?.gid ?? 0,
                 groups: groups, ngroups: CInt(identity?.groups?.count ?? 0),
                 listen_pid_entry: listenPID?.entry, listen_pid_capacity: CInt(listenPID?.capacity ?? 0))
-            return inetd_spawn(&request, &pid, &step)
+            switch wait {
+            case .forExec: return inetd_spawn(&request, &pid, &step)
+            case .overlapped: return inetd_spawn_overlapped(&request, &pid, &step)
+            }
         }
         guard let code else { return .failure(SpawnError(step: Int32(INETD_STEP_NONE.rawValue), errno: E2BIG)) }
         return code == 0 ? .success(pid) : .failure(SpawnError(step: step, errno: code))
+    }
+
+    /// An overlapped spawn whose child failed after clone returned: its pid
+    /// and what failed. The child, which waited with its descriptors open
+    /// (a client's connection among them), exits 127 once this returns.
+    /// C equivalent: `inetd_spawn_next_failure`.
+    static func nextLateFailure() -> (pid: pid_t, error: SpawnError)? {
+        var pid: pid_t = 0
+        var step: CInt = 0
+        var error: CInt = 0
+        guard inetd_spawn_next_failure(&pid, &step, &error) != 0 else { return nil }
+        return (pid, SpawnError(step: step, errno: error))
     }
 }

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -61,6 +62,24 @@ struct inetd_spawn_req {
 /// with the failing step in `*step` (the failed child is already reaped).
 int inetd_spawn(const struct inetd_spawn_req *_Nonnull req, pid_t *_Nonnull pid,
                 int *_Nonnull step);
+
+/// Starts a child like inetd_spawn, but returns as soon as it is cloned: the
+/// child sets itself up and execs from a copy of `req`, while the caller goes
+/// on. A later failure is reported through inetd_spawn_next_failure, before
+/// the child exits. When every lending slot is taken, waits like inetd_spawn.
+/// Returns 0 with the pid, or an errno with the step (clone, or a failure the
+/// waiting fallback saw).
+int inetd_spawn_overlapped(const struct inetd_spawn_req *_Nonnull req, pid_t *_Nonnull pid,
+                           int *_Nonnull step);
+
+/// An overlapped child that failed: 1 with its pid, step and errno, after
+/// which the child exits (127); 0 when none waits. Call when the report fd
+/// is readable, and before reaping, until it returns 0.
+int inetd_spawn_next_failure(pid_t *_Nonnull pid, int *_Nonnull step, int *_Nonnull error);
+
+/// The eventfd a failed overlapped child writes 1 to, at or above
+/// INETD_SPAWN_MAX_FDS; without one (or below), a failure is read at reap.
+void inetd_spawn_set_report_fd(int fd);
 
 /// The RLIMIT_NOFILE every later child gets before exec (inetd's own soft
 /// limit is raised past it).
