@@ -131,12 +131,9 @@ CHILD_SIDE static _Noreturn void child_fail(struct spawn_context *ctx, int step,
     for (;;) (void)RAW1(SYS_exit_group, 127);
 }
 
-/// Marks every descriptor from `first` up close-on-exec: they close at exec.
-/// Returns 0 or -errno.
-CHILD_SIDE static long cloexec_from(int first) {
-    long r = RAW3(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC);
-    if (r != -ENOSYS && r != -EINVAL) return r;
-    // Kernels before 5.11: walk /proc/self/fd with getdents64 (no malloc).
+/// Kernels before 5.11: walks /proc/self/fd with getdents64 (no malloc).
+/// Apart, so that its buffer is on the stack only when it runs.
+CHILD_SIDE __attribute__((noinline)) static long cloexec_by_walk(int first) {
     long dir = RAW4(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dir < 0) return dir;
     char buf[4096];
@@ -157,6 +154,14 @@ CHILD_SIDE static long cloexec_from(int first) {
     }
     (void)RAW1(SYS_close, dir);
     return 0;
+}
+
+/// Marks every descriptor from `first` up close-on-exec: they close at exec.
+/// Returns 0 or -errno.
+CHILD_SIDE static long cloexec_from(int first) {
+    long r = RAW3(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (r != -ENOSYS && r != -EINVAL) return r;
+    return cloexec_by_walk(first);
 }
 
 /// Writes "LISTEN_PID=<pid>" into the parent-reserved entry.
@@ -299,8 +304,10 @@ int inetd_spawn(const struct inetd_spawn_req *req, pid_t *pid, int *step) {
 
 // MARK: - Overlapped spawns
 
-/// Memory lent to one overlapped child: a guard page, its stack, then a copy
-/// of its request (the parent reuses its own buffers at once).
+/// Memory lent to one overlapped child: a guard page, its stack, and at the
+/// top a copy of its request (the parent reuses its own buffers at once).
+/// The copy ends where the mapping ends and the stack grows down from its
+/// start, so a child that uses a little of each touches one page.
 struct spawn_slot {
     char *map;
     size_t map_size;
@@ -313,8 +320,8 @@ struct spawn_slot {
 };
 
 /// Children setting up at once: an exec takes about 60 us and a spawn about
-/// 15 us of the loop, so four or five are in flight at most; past eight the
-/// spawn waits for its child (inetd_spawn).
+/// 15-35 us of the loop, so two to four are in flight; past eight the spawn
+/// waits for its child (inetd_spawn).
 #define SPAWN_SLOTS 8
 static const size_t slot_guard = 4096;
 static const size_t slot_stack = 60 * 1024;
@@ -331,9 +338,13 @@ static int slot_free(struct spawn_slot *slot) {
 
 static size_t align_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
-static size_t strings_size(char *const *list, const char *reserved, size_t reserved_capacity, size_t *count) {
+/// The bytes a copy of a NULL-terminated list takes: its pointers, and the
+/// strings from `first` on (the ones before are shared, not copied).
+static size_t list_size(char *const *list, size_t first, const char *reserved, size_t reserved_capacity,
+                        size_t *count) {
     size_t bytes = 0, n = 0;
     for (; list[n]; n++) {
+        if (n < first) continue;
         size_t len = strlen(list[n]) + 1;
         if (list[n] == reserved && reserved_capacity > len) len = reserved_capacity;
         bytes += len;
@@ -342,13 +353,14 @@ static size_t strings_size(char *const *list, const char *reserved, size_t reser
     return bytes + (n + 1) * sizeof(char *);
 }
 
-/// Copies a NULL-terminated string list to `at`: the pointers, then the
-/// strings. Returns the end; `*reserved_copy` gets the copy of `reserved`.
-static char *copy_strings(char *at, char *const *list, size_t count, const char *reserved,
-                          size_t reserved_capacity, char **reserved_copy) {
+/// Copies a list to `at`: its pointers, then its strings from `first` on.
+/// Returns the end; `*reserved_copy` gets the copy of `reserved`.
+static char *copy_list(char *at, char *const *list, size_t count, size_t first, const char *reserved,
+                       size_t reserved_capacity, char **reserved_copy) {
     char **pointers = (char **)at;
     char *text = at + (count + 1) * sizeof(char *);
     for (size_t i = 0; i < count; i++) {
+        if (i < first) { pointers[i] = list[i]; continue; }
         size_t len = strlen(list[i]) + 1;
         size_t room = len;
         if (list[i] == reserved) {
@@ -363,17 +375,20 @@ static char *copy_strings(char *at, char *const *list, size_t count, const char 
     return text;
 }
 
-/// Copies `req` into the slot's data area, mapping a larger one if needed.
-/// Returns the copy, or NULL with errno set.
+/// Copies `req` to the top of the slot, mapping a larger slot if needed.
+/// Returns the copy, whose start is the child's stack top; NULL with errno.
 static struct inetd_spawn_req *lend(struct spawn_slot *slot, const struct inetd_spawn_req *req) {
     size_t argc, envc;
+    size_t shared = req->envp_shared > 0 ? (size_t)req->envp_shared : 0;
     size_t reserved = req->listen_pid_entry ? (size_t)req->listen_pid_capacity : 0;
+    size_t path_len = strlen(req->path) + 1;
     size_t need = align_up(sizeof *req, 16)
         + align_up((size_t)req->nfds * sizeof(int), 16)
         + align_up((size_t)req->ngroups * sizeof(gid_t), 16)
-        + align_up(strlen(req->path) + 1, 16)
-        + align_up(strings_size(req->argv, NULL, 0, &argc), 16)
-        + align_up(strings_size(req->envp, req->listen_pid_entry, reserved, &envc), 16);
+        + align_up(path_len, 16)
+        + align_up(list_size(req->argv, 0, NULL, 0, &argc), 16)
+        + align_up(list_size(req->envp, shared, req->listen_pid_entry, reserved, &envc), 16);
+    if (shared > envc) shared = envc;
     size_t size = slot_guard + slot_stack + align_up(need, 4096);
     if (slot->map_size < size) {
         if (slot->map) munmap(slot->map, slot->map_size);
@@ -385,7 +400,7 @@ static struct inetd_spawn_req *lend(struct spawn_slot *slot, const struct inetd_
         slot->map = map;
         slot->map_size = size;
     }
-    char *at = slot->map + slot_guard + slot_stack;
+    char *at = slot->map + slot->map_size - align_up(need, 16);
     struct inetd_spawn_req *copy = (struct inetd_spawn_req *)at;
     *copy = *req;
     at += align_up(sizeof *req, 16);
@@ -395,16 +410,15 @@ static struct inetd_spawn_req *lend(struct spawn_slot *slot, const struct inetd_
     if (req->groups && req->ngroups > 0) memcpy(at, req->groups, (size_t)req->ngroups * sizeof(gid_t));
     copy->groups = (const gid_t *)at;
     at += align_up((size_t)req->ngroups * sizeof(gid_t), 16);
-    size_t path_len = strlen(req->path) + 1;
     memcpy(at, req->path, path_len);
     copy->path = at;
     at += align_up(path_len, 16);
     char *ignored = NULL;
     copy->argv = (char *const *)at;
-    at = (char *)align_up((uintptr_t)copy_strings(at, req->argv, argc, NULL, 0, &ignored), 16);
+    at = (char *)align_up((uintptr_t)copy_list(at, req->argv, argc, 0, NULL, 0, &ignored), 16);
     char *listen_pid = NULL;
     copy->envp = (char *const *)at;
-    copy_strings(at, req->envp, envc, req->listen_pid_entry, reserved, &listen_pid);
+    copy_list(at, req->envp, envc, shared, req->listen_pid_entry, reserved, &listen_pid);
     copy->listen_pid_entry = listen_pid;
     if (!listen_pid) copy->listen_pid_capacity = 0;
     return copy;
@@ -420,7 +434,7 @@ int inetd_spawn_overlapped(const struct inetd_spawn_req *req, pid_t *pid, int *s
     if (!lent) { *step = INETD_STEP_CLONE; return errno; }
     slot->ctx = (struct spawn_context){ .req = lent, .overlapped = 1, .report_fd = report_fd, .state = SLOT_RUNNING };
     slot->tid = -1;
-    pid_t child_pid = clone_blocked(&slot->ctx, slot->map + slot_guard + slot_stack,
+    pid_t child_pid = clone_blocked(&slot->ctx, (char *)lent,
                                     CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, &slot->tid);
     if (child_pid < 0) {
         int e = errno;
@@ -446,4 +460,17 @@ int inetd_spawn_next_failure(pid_t *pid, int *step, int *error) {
         return 1;
     }
     return 0;
+}
+
+void inetd_spawn_settle(void) {
+    for (int i = 0; i < SPAWN_SLOTS; i++) {
+        struct spawn_slot *slot = &slots[i];
+        pid_t tid;
+        // The kernel's wake at exec or exit is a shared-futex wake.
+        while ((tid = __atomic_load_n(&slot->tid, __ATOMIC_ACQUIRE)) != 0
+               && __atomic_load_n(&slot->ctx.state, __ATOMIC_ACQUIRE) != SLOT_FAILED) {
+            struct timespec wait = { 1, 0 };
+            if (syscall(SYS_futex, &slot->tid, FUTEX_WAIT, tid, &wait, NULL, 0) != 0 && errno == ETIMEDOUT) break;
+        }
+    }
 }

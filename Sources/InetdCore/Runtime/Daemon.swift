@@ -72,6 +72,9 @@ public final class Daemon {
     /// Loads the configuration, binds, reports readiness and serves until
     /// SIGTERM or SIGINT. Returns the exit status.
     public func run() -> Int32 {
+        // Children started last may still read the handler environment's
+        // strings, which go with this object.
+        defer { PreparedProgram.settle() }
         // Start-up runs in phases (runtime and argument set-up, loading with
         // NSS look-ups, binding) whose code is not needed afterwards. Each
         // phase's code pages are released at its end (clean file pages: they

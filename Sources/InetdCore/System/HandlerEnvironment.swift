@@ -50,6 +50,11 @@ final class HandlerEnvironment {
         scratch.deallocate()
     }
 
+    /// The base variables: envp's first entries, made at init and freed in
+    /// deinit, unchanged in between. The daemon's environment lives as long
+    /// as the daemon, so a spawn may hand them to a child without a copy.
+    var sharedCount: Int { baseCount }
+
     /// Calls `body` with envp holding the base variables plus what `fill`
     /// writes, and the entry reserved for LISTEN_PID if `fill` reserved one;
     /// nil when that does not fit.

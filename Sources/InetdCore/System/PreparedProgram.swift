@@ -92,7 +92,8 @@ final class PreparedProgram {
         var step: CInt = 0
         let code = environment.with(variables) { envp, listenPID in
             var request = inetd_spawn_req(
-                path: path, argv: argv, envp: envp, fds: fds.baseAddress!, nfds: CInt(fds.count),
+                path: path, argv: argv, envp: envp, envp_shared: CInt(environment.sharedCount),
+                fds: fds.baseAddress!, nfds: CInt(fds.count),
                 change_identity: identity == nil ? 0 : 1, uid: identity?.uid ?? 0, gid: identity?.gid ?? 0,
                 groups: groups, ngroups: CInt(identity?.groups?.count ?? 0),
                 listen_pid_entry: listenPID?.entry, listen_pid_capacity: CInt(listenPID?.capacity ?? 0))
@@ -104,6 +105,11 @@ final class PreparedProgram {
         guard let code else { return .failure(SpawnError(step: Int32(INETD_STEP_NONE.rawValue), errno: E2BIG)) }
         return code == 0 ? .success(pid) : .failure(SpawnError(step: step, errno: code))
     }
+
+    /// Waits until every overlapped child has exec'd (or failed): they may
+    /// read the environment's shared strings until then. C equivalent:
+    /// `inetd_spawn_settle`.
+    static func settle() { inetd_spawn_settle() }
 
     /// An overlapped spawn whose child failed after clone returned: its pid
     /// and what failed. The child, which waited with its descriptors open

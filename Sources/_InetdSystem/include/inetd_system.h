@@ -41,6 +41,10 @@ struct inetd_spawn_req {
     const char *_Nonnull path;
     char *const _Nullable *_Nonnull argv;
     char *const _Nullable *_Nonnull envp;
+    /// How many of envp's first strings stay valid and unchanged until every
+    /// child started from them has exec'd: an overlapped spawn copies the
+    /// others, and the pointers.
+    int envp_shared;
     /// fds[i] becomes the child's descriptor i; every other descriptor is closed.
     const int *_Nonnull fds;
     int nfds;
@@ -76,6 +80,11 @@ int inetd_spawn_overlapped(const struct inetd_spawn_req *_Nonnull req, pid_t *_N
 /// which the child exits (127); 0 when none waits. Call when the report fd
 /// is readable, and before reaping, until it returns 0.
 int inetd_spawn_next_failure(pid_t *_Nonnull pid, int *_Nonnull step, int *_Nonnull error);
+
+/// Waits (up to 1 s each) until every overlapped child has exec'd or
+/// failed: before the memory it may still read (the shared environment
+/// strings) is freed.
+void inetd_spawn_settle(void);
 
 /// The eventfd a failed overlapped child writes 1 to, at or above
 /// INETD_SPAWN_MAX_FDS; without one (or below), a failure is read at reap.
