@@ -16,14 +16,16 @@ WORKDIR /src
 # Tests is copied because Package.swift declares its targets; nothing in it
 # is built here.
 COPY Package.swift ./
+# Linker holds the linker script that links libstdc++ statically (Package.swift,
+# releaseLinkFlags): without it the binary would silently need libstdc++.so.6.
+COPY Linker ./Linker
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --product inetd \
     && install -D -m 0755 "$(swift build -c release --show-bin-path)/inetd" /out/inetd
 
-# Run stage: the binary needs libc.so.6, libm.so.6 (libc6), libstdc++.so.6
-# (libstdc++6) and libgcc_s.so.1 (libgcc-s1). bookworm-slim has all of them:
-# apt depends on libstdc++6 and libgcc-s1, and libc6 on libgcc-s1.
+# Run stage: the binary needs only libc.so.6 and libm.so.6 (libc6); the Swift
+# standard library, libstdc++ and libgcc are linked in.
 FROM debian:bookworm-slim
 COPY --from=build /out/inetd /usr/local/sbin/inetd
 # The sample listens on 127.0.0.1 only: mount your own file over this one,

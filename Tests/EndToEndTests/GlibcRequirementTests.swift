@@ -34,10 +34,29 @@ import Testing
     }
 
     @Test func binaryLinksGlibcDynamically() throws {
-        let headers = try objdump(["-p", Binaries.inetd])
-        let needed = headers.split(separator: "\n").filter { $0.contains("NEEDED") }
-        #expect(needed.contains { $0.split(separator: " ").last == "libc.so.6" },
+        #expect(try Self.needed().contains("libc.so.6"),
                 "\(Binaries.inetd) is not dynamically linked against libc.so.6 (a fully static glibc crashes in NSS)")
+    }
+
+    /// A release binary (the Swift standard library linked in, so no
+    /// libswiftCore.so) needs no shared library but glibc's and is
+    /// position-dependent: releaseLinkFlags in Package.swift. A build without
+    /// the Linker directory (libstdc++ static) or without -no-pie still links
+    /// and runs, only with more private memory: this is what notices.
+    @Test func releaseBinaryNeedsOnlyGlibcAndIsPositionDependent() throws {
+        let needed = try Self.needed()
+        guard !needed.contains(where: { $0.hasPrefix("libswiftCore") }) else { return }  // a debug build
+        let others = needed.filter { !($0.hasPrefix("libc.so") || $0.hasPrefix("libm.so") || $0.hasPrefix("ld-linux")) }
+        #expect(others.isEmpty, "\(Binaries.inetd) needs \(others) besides glibc")
+        #expect(try objdump(["-f", Binaries.inetd]).contains("EXEC_P"),
+                "\(Binaries.inetd) is not a position-dependent executable (ELF type EXEC)")
+    }
+
+    /// The binary's NEEDED shared libraries (`objdump -p`).
+    static func needed() throws -> [String] {
+        try objdump(["-p", Binaries.inetd]).split(separator: "\n")
+            .filter { $0.contains("NEEDED") }
+            .compactMap { $0.split(separator: " ").last.map(String.init) }
     }
 
     // MARK: - Parsing
