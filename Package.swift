@@ -15,15 +15,11 @@ let releaseLinkFlags: [String] = [
     // The Swift standard library and runtime inside the binary (glibc stays
     // dynamic: see the target's comment).
     "-static-stdlib",
-    // A position-dependent executable (ELF type EXEC) instead of a PIE: the
-    // linker resolves every absolute pointer in the Swift metadata, vtables
-    // and witness tables, so the loader applies no R_X86_64_RELATIVE
-    // relocations (16,000 of them in a PIE) and the data pages they would
-    // dirty stay clean, shared file pages. RssAnon 520 -> 368 KiB with one
-    // service. The Swift and C objects are position-independent code, which
-    // links either way. The price: the binary's own code and data load at a
-    // fixed address (shared libraries, heap and stack are still randomized).
-    "-Xclang-linker", "-no-pie",
+    // Still a PIE, on purpose: linked position-dependent (-no-pie) the
+    // binary needs none of the 16,000 R_X86_64_RELATIVE relocations its
+    // Swift metadata takes, and RssAnon is 152 KiB lower, but its own code
+    // and data would sit at fixed addresses in a daemon that runs as root.
+    // Every target is met without it (docs/benchmarks.md, 2026-11-30).
     // The few pieces of libstdc++ and libgcc the Swift runtime uses, linked
     // in rather than loading libstdc++.so.6 (2 MiB, with its own relocations
     // and data) and libgcc_s.so.1. -lstdc++ comes from the toolchain's
