@@ -87,7 +87,7 @@ public final class Daemon {
         apply(configuration.services)
         readiness.ready()
         log.info("ready", ("config", configPath), ("services", "\(services.count)"),
-                 ("sockets", "\(listeners.byEndpoint.values.filter { $0.fd != nil }.count)"))
+                 ("sockets", "\(listeners.boundCount)"))
         if services.isEmpty { log.warn("idle", ("reason", "no valid service; send SIGHUP after fixing the file")) }
         _ = inetd_release_code_pages()
         while !shutdown.finished {

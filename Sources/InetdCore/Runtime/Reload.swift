@@ -59,7 +59,7 @@ extension Daemon {
     /// Makes the running table match `next`: the first load and every reload.
     @discardableResult
     func apply(_ next: [Service]) -> ReloadPlan {
-        let plan = ReloadPlan(current: listeners.order, next: next)
+        let plan = ReloadPlan(current: listeners.orderedEndpoints, next: next)
         for endpoint in plan.closed {
             if let listener = listeners[endpoint] { close(listener) }
         }
@@ -68,17 +68,19 @@ extension Daemon {
         datagrams.ports = Set(next.filter { $0.entry.socketType == .dgram && $0.entry.program.isBuiltin }
             .flatMap { $0.endpoints.map(\.address.port) })
         let endpointCount = next.reduce(0) { $0 + $1.endpoints.count }
-        var order: [Endpoint] = []
+        var order: [Listener] = []
         order.reserveCapacity(endpointCount)
         listeners.reserveCapacity(endpointCount + 1)
         for state in services {
             for endpoint in state.service.endpoints {
-                order.append(endpoint)
                 if let listener = listeners[endpoint] {
+                    order.append(listener)
                     listener.state = state
                     reconfigure(listener)
                 } else {
-                    bind(listeners.make(endpoint, state), poll: false)
+                    let listener = listeners.make(endpoint, state)
+                    order.append(listener)
+                    bind(listener, poll: false)
                 }
             }
         }
