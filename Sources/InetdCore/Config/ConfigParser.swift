@@ -32,7 +32,9 @@ public struct ConfigParser {
             }
             result.entryLineCount += 1
             switch parseEntry(fields, line: logical.line, defaultHosts: defaultHosts) {
-            case .success(let entry): result.entries.append(entry)
+            case .success(var entry):
+                if let before = result.entries.last { entry.share(with: before) }
+                result.entries.append(entry)
             case .failure(let message): diagnostics.append(error(logical.line, message.text))
             }
         }

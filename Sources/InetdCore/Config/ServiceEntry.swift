@@ -32,6 +32,17 @@ public struct ServiceEntry: Equatable, Sendable {
         tuning = Tuning.unlessDefault(sendBuffer, receiveBuffer, limits, options)
     }
 
+    /// Takes `other`'s strings and arrays where they are equal to this
+    /// entry's: lines that run one program on one address (as generated
+    /// files do) then hold one copy of each instead of one per line, for as
+    /// long as the services run.
+    mutating func share(with other: ServiceEntry) {
+        if hosts == other.hosts { hosts = other.hosts }
+        if program == other.program { program = other.program }
+        if arguments == other.arguments { arguments = other.arguments }
+        if user == other.user { user = other.user }
+    }
+
     public var sendBuffer: Int? { tuning?.sendBuffer }
     public var receiveBuffer: Int? { tuning?.receiveBuffer }
     public var limits: Limits { tuning?.limits ?? Limits() }
