@@ -22,8 +22,9 @@ final class Listener {
     /// its path that inetd chmods, chowns or unlinks.
     var socketFile: UnixSocketFile?
 
-    /// The endpoint as logs show it; made when first logged.
-    lazy var name: String = endpoint.description
+    /// The endpoint as logs show it, formatted each time: only binding,
+    /// its errors and `-d`'s closing lines name it, once per socket.
+    var name: String { endpoint.description }
 
     init(endpoint: Endpoint, state: ServiceState, token: EventToken) {
         self.endpoint = endpoint
