@@ -36,24 +36,29 @@ extension Daemon {
                       ("action", "running configuration kept"))
             return
         }
-        let configuration: LoadedConfiguration
+        // A scope of its own: the file's services and the plan are released
+        // at its end, before the heap they took is given back.
         do {
-            configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
-        } catch {
-            log.error("reload_failed", ("file", configPath), ("error", "\(error)"),
-                      ("action", "running configuration kept"))
-            return
+            let configuration: LoadedConfiguration
+            do {
+                configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
+            } catch {
+                log.error("reload_failed", ("file", configPath), ("error", "\(error)"),
+                          ("action", "running configuration kept"))
+                return
+            }
+            report(configuration)
+            if configuration.services.isEmpty && configuration.entryLines > 0 {
+                log.error("reload_failed", ("file", configPath), ("error", "no valid line"),
+                          ("action", "running configuration kept"))
+                return
+            }
+            let plan = apply(configuration.services)
+            log.info("reloaded", ("services", "\(services.count)"), ("kept", "\(plan.kept.count)"),
+                     ("opened", "\(plan.opened.count)"), ("closed", "\(plan.closed.count)"),
+                     ("errors", "\(configuration.errorCount)"))
         }
-        report(configuration)
-        if configuration.services.isEmpty && configuration.entryLines > 0 {
-            log.error("reload_failed", ("file", configPath), ("error", "no valid line"),
-                      ("action", "running configuration kept"))
-            return
-        }
-        let plan = apply(configuration.services)
-        log.info("reloaded", ("services", "\(services.count)"), ("kept", "\(plan.kept.count)"),
-                 ("opened", "\(plan.opened.count)"), ("closed", "\(plan.closed.count)"),
-                 ("errors", "\(configuration.errorCount)"))
+        releaseFreeHeap()
     }
 
     /// Makes the running table match `next`: the first load and every reload.
@@ -91,8 +96,8 @@ extension Daemon {
         listeners.setOrder(order)
         // After listen(2): connections queue while NSS loads its modules.
         LoadedConfiguration.lookUpGroups(next, lookup: lookup)
-        // Parsing a large file leaves freed heap behind; give it back.
-        releaseFreeHeap()
+        // The caller gives the heap that parsing freed back (`releaseFreeHeap`)
+        // once the file's services and this plan are released too.
         return plan
     }
 
