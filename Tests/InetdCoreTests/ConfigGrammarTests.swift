@@ -17,6 +17,29 @@ struct ConfigGrammarTests {
         #expect(parse("").entryLineCount == 0)
     }
 
+    @Test("lines written alike share their strings and arrays, and stay equal to what they say")
+    func alikeLinesShareStorage() throws {
+        let program = "/usr/local/libexec/a-long-handler-path"
+        let result = parse("""
+            127.0.0.1:20001 stream tcp nowait root \(program) hello
+            127.0.0.1:20002 stream tcp nowait root \(program) hello
+            127.0.0.2:20003 stream tcp nowait root \(program) other
+            """)
+        #expect(result.diagnostics.isEmpty)
+        let e = result.entries
+        try #require(e.count == 3)
+        func base<T>(_ array: [T]) -> UnsafeRawPointer? { array.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } }
+        func base(_ program: Program) -> UnsafeRawPointer? {
+            guard case .path(var path) = program else { return nil }
+            return path.withUTF8 { UnsafeRawPointer($0.baseAddress) }
+        }
+        #expect(base(e[0].hosts) == base(e[1].hosts))
+        #expect(base(e[0].arguments) == base(e[1].arguments))
+        #expect(base(e[0].program) == base(e[1].program) && base(e[1].program) == base(e[2].program))
+        #expect(e[2].hosts == ["127.0.0.2"] && e[2].arguments == ["other"])
+        #expect(e.map(\.service) == ["20001", "20002", "20003"])
+    }
+
     @Test("a line that starts with a blank continues the entry")
     func continuation() throws {
         let result = parse("""

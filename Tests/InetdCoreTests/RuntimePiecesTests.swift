@@ -102,6 +102,42 @@ import Testing
         #expect(EventToken.spawnReports.rawValue != EventToken.signals.rawValue)
     }
 
+    /// The listener table's endpoint index: found after any insertions and
+    /// removals, with the table grown many times over and every listener
+    /// moved by the removals before it (linear probing, backward shift).
+    @Test func endpointIndexFindsWhatRemainsAfterRemovals() {
+        let entry = ServiceEntry(line: 1, hosts: ["*"], service: "7", socketType: .stream,
+                                 transport: Transport(kind: .tcp, families: .ipv4Only), wait: false, user: "-",
+                                 program: .builtin("echo"), arguments: ["echo"])
+        let state = ServiceState(service: Service(entry: entry, endpoints: [], identity: nil),
+                                 environment: HandlerEnvironment([]))
+        func endpoint(_ port: Int) -> Endpoint {
+            Endpoint(socketType: .stream, kind: .tcp, address: .anyIPv4(port: UInt16(port)), ipv6Only: false)
+        }
+        var index = EndpointIndex()
+        #expect(index[endpoint(1)] == nil)
+        var listeners: [Int: Listener] = [:]
+        for port in 1...500 {
+            let listener = Listener(endpoint: endpoint(port), state: state,
+                                    token: EventToken(.listener, slot: port, generation: 1))
+            listeners[port] = listener
+            index.insert(listener)
+        }
+        for port in stride(from: 1, through: 500, by: 3) {
+            index.remove(endpoint(port))
+            listeners[port] = nil
+        }
+        index.remove(endpoint(9_999))
+        #expect(index.count == listeners.count)
+        for port in 1...500 {
+            #expect(index[endpoint(port)] === listeners[port], "port \(port)")
+        }
+        let replacement = Listener(endpoint: endpoint(2), state: state, token: EventToken(.listener, slot: 0, generation: 2))
+        index.insert(replacement)
+        #expect(index[endpoint(2)] === replacement)
+        #expect(index.count == listeners.count)
+    }
+
     @Test func deadlinesComeDueInOrderAndMoveWhenScheduledAgain() {
         var deadlines = Deadlines<String>()
         #expect(deadlines.earliest() == nil)

@@ -32,7 +32,9 @@ public struct ConfigParser {
             }
             result.entryLineCount += 1
             switch parseEntry(fields, line: logical.line, defaultHosts: defaultHosts) {
-            case .success(let entry): result.entries.append(entry)
+            case .success(var entry):
+                if let before = result.entries.last { entry.share(with: before) }
+                result.entries.append(entry)
             case .failure(let message): diagnostics.append(error(logical.line, message.text))
             }
         }
@@ -136,12 +138,13 @@ public struct ConfigParser {
             let (transport, sendBuffer, receiveBuffer) = try parseProtocol(fields[2])
             let socketType = try parseSocketType(fields[1], transport: transport)
             var entry = ServiceEntry(line: line, hosts: [], service: "", socketType: socketType,
-                                     transport: transport, sendBuffer: sendBuffer, receiveBuffer: receiveBuffer,
-                                     wait: false, user: "", program: .path(""), arguments: [])
-            try parseServiceField(fields[0], into: &entry, defaultHosts: defaultHosts)
-            try parseWaitSpec(fields[3], into: &entry)
+                                     transport: transport, wait: false, user: "", program: .path(""), arguments: [])
+            var limits = Limits(), options = Options()
+            try parseServiceField(fields[0], into: &entry, options: &options, defaultHosts: defaultHosts)
+            try parseWaitSpec(fields[3], into: &entry, limits: &limits, options: &options)
             try parseUser(fields[4], into: &entry)
             try parseProgram(fields[5], arguments: Array(fields.dropFirst(6)), into: &entry)
+            entry.setTuning(sendBuffer: sendBuffer, receiveBuffer: receiveBuffer, limits: limits, options: options)
             try validate(entry)
             return entry
         }
@@ -189,16 +192,17 @@ public struct ConfigParser {
         return (transport, send, receive)
     }
 
-    func parseServiceField(_ field: String, into entry: inout ServiceEntry, defaultHosts: [String]) throws(Failure) {
+    func parseServiceField(_ field: String, into entry: inout ServiceEntry, options: inout Options,
+                           defaultHosts: [String]) throws(Failure) {
         if entry.transport.kind == .unix {
             var path = field
             if field.hasPrefix(":") {
                 // FreeBSD: `:user:group:mode:/path`.
                 let parts = field.dropFirst().split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
                 guard parts.count == 4 else { throw fail("unix socket '\(field)': expected :user:group:mode:/path") }
-                if !parts[0].isEmpty { entry.options.ownerUser = String(parts[0]) }
-                if !parts[1].isEmpty { entry.options.ownerGroup = String(parts[1]) }
-                if !parts[2].isEmpty { entry.options.mode = try octalMode(String(parts[2])) }
+                if !parts[0].isEmpty { options.ownerUser = String(parts[0]) }
+                if !parts[1].isEmpty { options.ownerGroup = String(parts[1]) }
+                if !parts[2].isEmpty { options.mode = try octalMode(String(parts[2])) }
                 path = String(parts[3])
             }
             guard path.hasPrefix("/") else { throw fail("unix socket path '\(path)' is not absolute") }
@@ -247,7 +251,8 @@ public struct ConfigParser {
         }
     }
 
-    func parseWaitSpec(_ field: String, into entry: inout ServiceEntry) throws(Failure) {
+    func parseWaitSpec(_ field: String, into entry: inout ServiceEntry, limits: inout Limits,
+                       options: inout Options) throws(Failure) {
         // The common fields, `nowait` and `wait`, need no splitting.
         if field == "nowait" || field == "wait" {
             entry.wait = field == "wait"
@@ -266,7 +271,7 @@ public struct ConfigParser {
         }
         if head.hasPrefix(".") {
             // OpenBSD, inetutils, busybox: `.N` spawns per 60 s.
-            entry.limits.rate = try number(String(head.dropFirst()), for: "the .N rate", in: 0...Int(Int32.max))
+            limits.rate = try number(String(head.dropFirst()), for: "the .N rate", in: 0...Int(Int32.max))
         } else if head.hasPrefix("/") {
             // FreeBSD: `/max-child[/conn-per-ip-per-minute[/max-child-per-ip]]`, 0 = unlimited.
             let parts = splitASCII(String(head.dropFirst()), "/")
@@ -276,16 +281,16 @@ public struct ConfigParser {
             for (i, part) in parts.enumerated() {
                 values.append(try number(part, for: names[i], in: 0...Int(Int32.max)))
             }
-            if values.count > 0 { entry.limits.maxConcurrent = values[0] }
-            if values.count > 1 { entry.limits.perSourceRate = values[1] }
-            if values.count > 2 { entry.limits.perSourceConcurrent = values[2] }
+            if values.count > 0 { limits.maxConcurrent = values[0] }
+            if values.count > 1 { limits.perSourceRate = values[1] }
+            if values.count > 2 { limits.perSourceConcurrent = values[2] }
         } else if !head.isEmpty {
             throw fail("wait field '\(field)': unexpected '\(head)' after \(entry.wait ? "wait" : "nowait")")
         }
-        for option in pieces { try parseOption(option, into: &entry) }
+        for option in pieces { try parseOption(option, limits: &limits, options: &options) }
     }
 
-    func parseOption(_ option: String, into entry: inout ServiceEntry) throws(Failure) {
+    func parseOption(_ option: String, limits: inout Limits, options: inout Options) throws(Failure) {
         let (key, value) = splitOption(option)
         func flag() throws(Failure) {
             if value != nil { throw fail("option '\(key)' takes no value") }
@@ -295,40 +300,40 @@ public struct ConfigParser {
             return value
         }
         switch key {
-        case "max": entry.limits.maxConcurrent = try number(required(), for: key, in: 0...Int(Int32.max))
-        case "per-ip": entry.limits.perSourceConcurrent = try number(required(), for: key, in: 0...Int(Int32.max))
-        case "rate": entry.limits.rate = try number(required(), for: key, in: 0...Int(Int32.max))
-        case "per-ip-rate": entry.limits.perSourceRate = try number(required(), for: key, in: 0...Int(Int32.max))
+        case "max": limits.maxConcurrent = try number(required(), for: key, in: 0...Int(Int32.max))
+        case "per-ip": limits.perSourceConcurrent = try number(required(), for: key, in: 0...Int(Int32.max))
+        case "rate": limits.rate = try number(required(), for: key, in: 0...Int(Int32.max))
+        case "per-ip-rate": limits.perSourceRate = try number(required(), for: key, in: 0...Int(Int32.max))
         case "ip-prefix":
             let parts = splitASCII(try required(), "/")
             guard parts.count == 2 else { throw fail("ip-prefix takes IPv4/IPv6 prefix lengths, as ip-prefix=24/64") }
-            entry.limits.sourcePrefixV4 = try number(parts[0], for: "ip-prefix (IPv4)", in: 0...32)
-            entry.limits.sourcePrefixV6 = try number(parts[1], for: "ip-prefix (IPv6)", in: 0...128)
-        case "allow": entry.options.allow.append(try addressRange(required()))
-        case "deny": entry.options.deny.append(try addressRange(required()))
-        case "listen-fds": try flag(); entry.options.listenFDs = true
+            limits.sourcePrefixV4 = try number(parts[0], for: "ip-prefix (IPv4)", in: 0...32)
+            limits.sourcePrefixV6 = try number(parts[1], for: "ip-prefix (IPv6)", in: 0...128)
+        case "allow": options.allow.append(try addressRange(required()))
+        case "deny": options.deny.append(try addressRange(required()))
+        case "listen-fds": try flag(); options.listenFDs = true
         case "name":
             let name = try required()
             guard name.utf8.count <= 255, !name.contains(":"),
                   name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
                 throw fail("name '\(name)' must be at most 255 printable characters without ':'")
             }
-            entry.options.name = name
+            options.name = name
         case "stderr":
             guard try required() == "socket" else { throw fail("stderr takes one value: stderr=socket") }
-            entry.options.stderrToSocket = true
-        case "backlog": entry.options.backlog = try number(required(), for: key, in: 1...65535)
-        case "timeout": entry.options.timeoutSeconds = try number(required(), for: key, in: 1...(365 * 86400))
-        case "proxy": try flag(); entry.options.proxy = true
-        case "mode": entry.options.mode = try octalMode(required())
+            options.stderrToSocket = true
+        case "backlog": options.backlog = try number(required(), for: key, in: 1...65535)
+        case "timeout": options.timeoutSeconds = try number(required(), for: key, in: 1...(365 * 86400))
+        case "proxy": try flag(); options.proxy = true
+        case "mode": options.mode = try octalMode(required())
         case "owner":
             let owner = try required()
             let parts = owner.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
                 throw fail("owner takes user[:group], not '\(owner)'")
             }
-            entry.options.ownerUser = parts[0]
-            entry.options.ownerGroup = parts.count > 1 ? parts[1] : nil
+            options.ownerUser = parts[0]
+            options.ownerGroup = parts.count > 1 ? parts[1] : nil
         case "":
             throw fail("empty option in the wait field")
         default:

@@ -8,11 +8,7 @@ public struct ServiceEntry: Equatable, Sendable {
     public var service: String
     public var socketType: SocketType
     public var transport: Transport
-    public var sendBuffer: Int?
-    public var receiveBuffer: Int?
     public var wait: Bool
-    public var limits: Limits
-    public var options: Options
     public var user: String
     public var group: String?
     public var program: Program
@@ -28,15 +24,65 @@ public struct ServiceEntry: Equatable, Sendable {
         self.service = service
         self.socketType = socketType
         self.transport = transport
-        self.sendBuffer = sendBuffer
-        self.receiveBuffer = receiveBuffer
         self.wait = wait
-        self.limits = limits
-        self.options = options
         self.user = user
         self.group = group
         self.program = program
         self.arguments = arguments
+        tuning = Tuning.unlessDefault(sendBuffer, receiveBuffer, limits, options)
+    }
+
+    /// Takes `other`'s strings and arrays where they are equal to this
+    /// entry's: lines that run one program on one address (as generated
+    /// files do) then hold one copy of each instead of one per line, for as
+    /// long as the services run.
+    mutating func share(with other: ServiceEntry) {
+        if hosts == other.hosts { hosts = other.hosts }
+        if program == other.program { program = other.program }
+        if arguments == other.arguments { arguments = other.arguments }
+        if user == other.user { user = other.user }
+    }
+
+    public var sendBuffer: Int? { tuning?.sendBuffer }
+    public var receiveBuffer: Int? { tuning?.receiveBuffer }
+    public var limits: Limits { tuning?.limits ?? Limits() }
+    public var options: Options { tuning?.options ?? Options() }
+
+    /// Sets the four together (the parser, once a line is read). A plain
+    /// method: a settable computed property gets a modify coroutine, whose
+    /// frame the debug build allocates with malloc (SeamTests).
+    public mutating func setTuning(sendBuffer: Int?, receiveBuffer: Int?, limits: Limits, options: Options) {
+        tuning = Tuning.unlessDefault(sendBuffer, receiveBuffer, limits, options)
+    }
+
+    /// The buffer sizes, limits and options, which most lines leave at their
+    /// defaults: nil then. Inline they made an entry 336 bytes (232 of them
+    /// these), held by every service for as long as it runs.
+    private var tuning: Tuning?
+
+    private final class Tuning: Equatable, Sendable {
+        let sendBuffer: Int?
+        let receiveBuffer: Int?
+        let limits: Limits
+        let options: Options
+
+        private init(_ sendBuffer: Int?, _ receiveBuffer: Int?, _ limits: Limits, _ options: Options) {
+            self.sendBuffer = sendBuffer
+            self.receiveBuffer = receiveBuffer
+            self.limits = limits
+            self.options = options
+        }
+
+        static func unlessDefault(_ sendBuffer: Int?, _ receiveBuffer: Int?, _ limits: Limits,
+                                  _ options: Options) -> Tuning? {
+            if sendBuffer == nil, receiveBuffer == nil, limits == Limits(), options == Options() { return nil }
+            return Tuning(sendBuffer, receiveBuffer, limits, options)
+        }
+
+        static func == (a: Tuning, b: Tuning) -> Bool {
+            a === b || (a.sendBuffer == b.sendBuffer && a.receiveBuffer == b.receiveBuffer
+                        && a.limits == b.limits && a.options == b.options)
+        }
     }
 }
 

@@ -22,7 +22,10 @@ extension Daemon {
             listener.fd = bound.fd
             listener.socketFile = bound.file
             listener.lastBindError = nil
-            if log.verbose { log.debug("listening", ("service", listener.state.label), ("address", listener.name)) }
+            // The label formatted, not cached (`state.label`): one line per
+            // socket at start, and caching made every service keep it for as
+            // long as it runs.
+            if log.verbose { log.debug("listening", ("service", listener.state.service.label), ("address", listener.name)) }
             if polling { poll(listener) }
         } catch where SocketBinder.ipv6Unavailable(error) && listener.state.entry.transport.families == .both {
             log.warn("ipv6_unavailable", ("service", listener.state.label), ("error", "\(error)"))

@@ -81,19 +81,25 @@ public final class Daemon {
         // stay in the page cache and come back on use), so memory peaks at
         // the largest phase instead of at their sum. docs/benchmarks.md.
         _ = inetd_release_code_pages()
-        let configuration: LoadedConfiguration
+        // A scope of its own: the file's services and the reload plan are
+        // released at its end, before the heap they and the parser took is
+        // given back (40 KiB more with 1,001 services than from `apply`).
         do {
-            configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
-        } catch {
-            log.error("config_unreadable", ("file", configPath), ("error", "\(error)"))
-            return 1
+            let configuration: LoadedConfiguration
+            do {
+                configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
+            } catch {
+                log.error("config_unreadable", ("file", configPath), ("error", "\(error)"))
+                return 1
+            }
+            report(configuration)
+            _ = inetd_release_code_pages()
+            apply(configuration.services)
         }
-        report(configuration)
-        _ = inetd_release_code_pages()
-        apply(configuration.services)
+        releaseFreeHeap()
         readiness.ready()
         log.info("ready", ("config", configPath), ("services", "\(services.count)"),
-                 ("sockets", "\(listeners.byEndpoint.values.filter { $0.fd != nil }.count)"))
+                 ("sockets", "\(listeners.boundCount)"))
         if services.isEmpty { log.warn("idle", ("reason", "no valid service; send SIGHUP after fixing the file")) }
         _ = inetd_release_code_pages()
         while !shutdown.finished {

@@ -17,13 +17,44 @@ final class Listener {
     /// first second (`Daemon.countArrivals`).
     var countingArrivals = false
     var arrivals = 0
-    var lastBindError: String?
+    /// The last bind error logged, so that a retry failing the same way
+    /// logs nothing.
+    var lastBindError: String? {
+        get { rare?.lastBindError }
+        set {
+            if rare == nil, newValue == nil { return }
+            rarelySet().lastBindError = newValue
+        }
+    }
     /// A unix socket's file as bound (device and inode): the only file at
     /// its path that inetd chmods, chowns or unlinks.
-    var socketFile: UnixSocketFile?
+    var socketFile: UnixSocketFile? {
+        get { rare?.socketFile }
+        set {
+            if rare == nil, newValue == nil { return }
+            rarelySet().socketFile = newValue
+        }
+    }
 
-    /// The endpoint as logs show it; made when first logged.
-    lazy var name: String = endpoint.description
+    /// What few listeners hold (a failed bind, a unix socket's file), kept
+    /// apart: inline, they made every listener 40 bytes larger (168 -> 136,
+    /// one allocation size smaller).
+    private final class Rare {
+        var lastBindError: String?
+        var socketFile: UnixSocketFile?
+    }
+    private var rare: Rare?
+
+    private func rarelySet() -> Rare {
+        if let rare { return rare }
+        let made = Rare()
+        rare = made
+        return made
+    }
+
+    /// The endpoint as logs show it, formatted each time: only binding,
+    /// its errors and `-d`'s closing lines name it, once per socket.
+    var name: String { endpoint.description }
 
     init(endpoint: Endpoint, state: ServiceState, token: EventToken) {
         self.endpoint = endpoint

@@ -1,12 +1,13 @@
 /// Every listener of the running configuration: its slot and generation
-/// (the epoll token), the map from endpoint to listener that a reload pairs
-/// old and new lines with, and the endpoints in configuration order (for the
+/// (the epoll token), the index from endpoint to listener that a reload pairs
+/// old and new lines with, and the listeners in configuration order (for the
 /// bind retry, logs and the state dump).
 struct ListenerTable {
     private var slots = SlotTable<Listener>(kind: .listener)
-    private(set) var byEndpoint: [Endpoint: Listener] = [:]
-    /// Endpoints in configuration order.
-    private(set) var order: [Endpoint] = []
+    private var byEndpoint = EndpointIndex()
+    /// The listeners of the last load in configuration order, including any
+    /// taken out of the table since (`inOrder` leaves those out).
+    private var order: [Listener] = []
 
     subscript(endpoint: Endpoint) -> Listener? { byEndpoint[endpoint] }
 
@@ -20,19 +21,20 @@ struct ListenerTable {
     mutating func make(_ endpoint: Endpoint, _ state: ServiceState) -> Listener {
         let listener = Listener(endpoint: endpoint, state: state, token: slots.reserve())
         slots.insert(listener, at: listener.token)
-        byEndpoint[endpoint] = listener
+        byEndpoint.insert(listener)
         return listener
     }
 
     /// Takes a listener out of the table; its slot may be reused.
     mutating func forget(_ listener: Listener) {
-        guard byEndpoint[listener.endpoint] === listener else { return }
-        byEndpoint[listener.endpoint] = nil
+        guard isCurrent(listener) else { return }
+        byEndpoint.remove(listener.endpoint)
         slots.release(listener.token)
     }
 
-    /// Whether `listener` is still the one serving its endpoint.
-    func isCurrent(_ listener: Listener) -> Bool { byEndpoint[listener.endpoint] === listener }
+    /// Whether `listener` is still the one serving its endpoint: it holds
+    /// its slot (`make` and `forget` change the slot and the index together).
+    func isCurrent(_ listener: Listener) -> Bool { slots[listener.token.slot] === listener }
 
     /// Calls `body` with each listener of a service that is in the table,
     /// in its endpoints' order, allocating nothing: a built-in connection's
@@ -51,14 +53,18 @@ struct ListenerTable {
     }
 
     var all: some Sequence<Listener> { slots.occupied }
-    var inOrder: [Listener] { order.compactMap { byEndpoint[$0] } }
+    var inOrder: [Listener] { order.filter { isCurrent($0) } }
+    /// The endpoints of the last load in configuration order, as a reload
+    /// pairs them with the next one's.
+    var orderedEndpoints: [Endpoint] { order.map(\.endpoint) }
     var count: Int { byEndpoint.count }
+    /// How many listeners hold a bound socket.
+    var boundCount: Int { slots.occupied.reduce(0) { $1.fd != nil ? $0 + 1 : $0 } }
 
-    /// The configuration order of a new load; endpoints that got no listener
-    /// (IPv6 missing) are dropped from it.
-    mutating func setOrder(_ endpoints: [Endpoint]) {
-        order = endpoints
-        if byEndpoint.count != order.count { order.removeAll { byEndpoint[$0] == nil } }
+    /// The configuration order of a new load; listeners taken out of the
+    /// table meanwhile (IPv6 missing) are dropped from it.
+    mutating func setOrder(_ listeners: [Listener]) {
+        order = byEndpoint.count == listeners.count ? listeners : listeners.filter { isCurrent($0) }
     }
 
     mutating func reserveCapacity(_ count: Int) {

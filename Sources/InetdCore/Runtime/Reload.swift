@@ -36,30 +36,35 @@ extension Daemon {
                       ("action", "running configuration kept"))
             return
         }
-        let configuration: LoadedConfiguration
+        // A scope of its own: the file's services and the plan are released
+        // at its end, before the heap they took is given back.
         do {
-            configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
-        } catch {
-            log.error("reload_failed", ("file", configPath), ("error", "\(error)"),
-                      ("action", "running configuration kept"))
-            return
+            let configuration: LoadedConfiguration
+            do {
+                configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
+            } catch {
+                log.error("reload_failed", ("file", configPath), ("error", "\(error)"),
+                          ("action", "running configuration kept"))
+                return
+            }
+            report(configuration)
+            if configuration.services.isEmpty && configuration.entryLines > 0 {
+                log.error("reload_failed", ("file", configPath), ("error", "no valid line"),
+                          ("action", "running configuration kept"))
+                return
+            }
+            let plan = apply(configuration.services)
+            log.info("reloaded", ("services", "\(services.count)"), ("kept", "\(plan.kept.count)"),
+                     ("opened", "\(plan.opened.count)"), ("closed", "\(plan.closed.count)"),
+                     ("errors", "\(configuration.errorCount)"))
         }
-        report(configuration)
-        if configuration.services.isEmpty && configuration.entryLines > 0 {
-            log.error("reload_failed", ("file", configPath), ("error", "no valid line"),
-                      ("action", "running configuration kept"))
-            return
-        }
-        let plan = apply(configuration.services)
-        log.info("reloaded", ("services", "\(services.count)"), ("kept", "\(plan.kept.count)"),
-                 ("opened", "\(plan.opened.count)"), ("closed", "\(plan.closed.count)"),
-                 ("errors", "\(configuration.errorCount)"))
+        releaseFreeHeap()
     }
 
     /// Makes the running table match `next`: the first load and every reload.
     @discardableResult
     func apply(_ next: [Service]) -> ReloadPlan {
-        let plan = ReloadPlan(current: listeners.order, next: next)
+        let plan = ReloadPlan(current: listeners.orderedEndpoints, next: next)
         for endpoint in plan.closed {
             if let listener = listeners[endpoint] { close(listener) }
         }
@@ -68,17 +73,19 @@ extension Daemon {
         datagrams.ports = Set(next.filter { $0.entry.socketType == .dgram && $0.entry.program.isBuiltin }
             .flatMap { $0.endpoints.map(\.address.port) })
         let endpointCount = next.reduce(0) { $0 + $1.endpoints.count }
-        var order: [Endpoint] = []
+        var order: [Listener] = []
         order.reserveCapacity(endpointCount)
         listeners.reserveCapacity(endpointCount + 1)
         for state in services {
             for endpoint in state.service.endpoints {
-                order.append(endpoint)
                 if let listener = listeners[endpoint] {
+                    order.append(listener)
                     listener.state = state
                     reconfigure(listener)
                 } else {
-                    bind(listeners.make(endpoint, state), poll: false)
+                    let listener = listeners.make(endpoint, state)
+                    order.append(listener)
+                    bind(listener, poll: false)
                 }
             }
         }
@@ -89,8 +96,8 @@ extension Daemon {
         listeners.setOrder(order)
         // After listen(2): connections queue while NSS loads its modules.
         LoadedConfiguration.lookUpGroups(next, lookup: lookup)
-        // Parsing a large file leaves freed heap behind; give it back.
-        releaseFreeHeap()
+        // The caller gives the heap that parsing freed back (`releaseFreeHeap`)
+        // once the file's services and this plan are released too.
         return plan
     }
 
