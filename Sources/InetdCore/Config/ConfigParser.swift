@@ -79,6 +79,7 @@ public struct ConfigParser {
             var bodyEnd = lineEnd
             if bodyEnd > lineStart, bytes[bodyEnd - 1] == cr { bodyEnd -= 1 }  // CRLF files
             var fields: [String] = []
+            fields.reserveCapacity(8)  // an entry's six fields and an argument or two
             var i = lineStart
             while i < bodyEnd {
                 while i < bodyEnd, bytes[i] == space || bytes[i] == tab { i += 1 }
@@ -132,8 +133,11 @@ public struct ConfigParser {
             // and invalid UTF-8 was replaced on reading: either way the line
             // would run something other than what it says.
             for (index, field) in fields.enumerated() {
-                if field.utf8.contains(0) { throw fail("field \(index + 1) has a NUL byte") }
-                if field.unicodeScalars.contains("\u{FFFD}") { throw fail("field \(index + 1) is not valid UTF-8") }
+                switch Self.flaw(field) {
+                case .nul: throw fail("field \(index + 1) has a NUL byte")
+                case .replacement: throw fail("field \(index + 1) is not valid UTF-8")
+                case nil: break
+                }
             }
             let (transport, sendBuffer, receiveBuffer) = try parseProtocol(fields[2])
             let socketType = try parseSocketType(fields[1], transport: transport)
@@ -147,6 +151,23 @@ public struct ConfigParser {
             entry.setTuning(sendBuffer: sendBuffer, receiveBuffer: receiveBuffer, limits: limits, options: options)
             try validate(entry)
             return entry
+        }
+    }
+
+    enum FieldFlaw { case nul, replacement }
+
+    /// A NUL byte anywhere in the field, else a U+FFFD (what reading put in
+    /// place of invalid UTF-8; its bytes are EF BF BD): one pass over the
+    /// bytes, run on every field of every line.
+    static func flaw(_ field: String) -> FieldFlaw? {
+        var field = field
+        return field.withUTF8 { bytes in
+            var replacement = false
+            for i in bytes.indices {
+                if bytes[i] == 0 { return .nul }
+                if bytes[i] == 0xBD, i >= 2, bytes[i - 1] == 0xBF, bytes[i - 2] == 0xEF { replacement = true }
+            }
+            return replacement ? .replacement : nil
         }
     }
 
@@ -393,18 +414,19 @@ public struct ConfigParser {
 
     func validate(_ entry: ServiceEntry) throws(Failure) {
         let unix = entry.transport.kind == .unix
-        if !unix, entry.options.mode != nil || entry.options.ownerUser != nil {
+        let options = entry.options
+        if !unix, options.mode != nil || options.ownerUser != nil {
             throw fail("mode= and owner= apply to unix sockets only")
         }
-        if entry.options.stderrToSocket, entry.wait || entry.socketType == .dgram {
+        if options.stderrToSocket, entry.wait || entry.socketType == .dgram {
             throw fail("stderr=socket needs a nowait stream service")
         }
-        if entry.options.proxy, entry.socketType != .stream || entry.wait {
+        if options.proxy, entry.socketType != .stream || entry.wait {
             throw fail("proxy needs a nowait stream service")
         }
         if case .builtin = entry.program {
             if unix { throw fail("built-in services run over tcp or udp, not unix") }
-            if entry.options.listenFDs { throw fail("listen-fds does not apply to a built-in service") }
+            if options.listenFDs { throw fail("listen-fds does not apply to a built-in service") }
         }
     }
 

@@ -58,7 +58,7 @@ public struct LoadedConfiguration {
         var messages: [String] = []
         func warn(_ option: String, _ instead: String) { messages.append("\(option) is not enforced yet: \(instead)") }
         let builtin = entry.program.isBuiltin
-        let limits = entry.limits
+        let limits = entry.limits, options = entry.options
         if limits.maxConcurrent != nil, !builtin { warn("max=", "handlers are not capped") }
         if limits.rate != nil { warn("rate=", "spawns are not rate-limited") }
         if limits.perSourceConcurrent != nil { warn("per-ip=", "sources are not capped") }
@@ -66,10 +66,10 @@ public struct LoadedConfiguration {
         if limits.sourcePrefixV4 != Limits.defaultSourcePrefixV4 || limits.sourcePrefixV6 != Limits.defaultSourcePrefixV6 {
             warn("ip-prefix=", "no per-source limit is enforced")
         }
-        if !entry.options.allow.isEmpty { warn("allow=", "every source is served") }
-        if !entry.options.deny.isEmpty { warn("deny=", "every source is served") }
-        if entry.options.timeoutSeconds != nil, !builtin { warn("timeout=", "handlers run until they exit") }
-        if entry.options.proxy { warn("proxy", "no PROXY header is read; the handler gets it as data") }
+        if !options.allow.isEmpty { warn("allow=", "every source is served") }
+        if !options.deny.isEmpty { warn("deny=", "every source is served") }
+        if options.timeoutSeconds != nil, !builtin { warn("timeout=", "handlers run until they exit") }
+        if options.proxy { warn("proxy", "no PROXY header is read; the handler gets it as data") }
         return messages
     }
 
