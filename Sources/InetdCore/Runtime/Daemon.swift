@@ -28,7 +28,7 @@ public final class Daemon {
         case stopGrace
         /// A look at the stopped handlers' process groups.
         case stopCheck
-        /// The release of the binding phase's code pages, after start-up.
+        /// The release of loading's and binding's code pages, after start-up.
         case releaseStartupCode
     }
 
@@ -78,11 +78,13 @@ public final class Daemon {
         // Children started last may still read the handler environment's
         // strings, which go with this object.
         defer { PreparedProgram.settle() }
-        // Start-up runs in phases (runtime and argument set-up, loading with
-        // NSS look-ups, binding) whose code is not needed afterwards. Each
-        // phase's code pages are released at its end (clean file pages: they
-        // stay in the page cache and come back on use), so memory peaks at
-        // the largest phase instead of at their sum. docs/benchmarks.md.
+        // Start-up runs in phases (runtime and argument set-up, then loading
+        // with NSS look-ups and binding) whose code is not needed afterwards.
+        // Their code pages are released twice (clean file pages: they stay
+        // in the page cache and come back on use): here, and once the loop
+        // has served what waited at start-up. A third release between
+        // loading and binding kept the peak 300 KiB lower but made a start
+        // with 1,001 services 0.5 ms slower (docs/benchmarks.md).
         _ = inetd_release_code_pages()
         // A scope of its own: the file's services and the reload plan are
         // released at its end, before the heap they and the parser took is
@@ -96,7 +98,6 @@ public final class Daemon {
                 return 1
             }
             report(configuration)
-            _ = inetd_release_code_pages()
             apply(configuration.services)
         }
         releaseFreeHeap()
@@ -104,9 +105,9 @@ public final class Daemon {
         log.info("ready", ("config", configPath), ("services", "\(services.count)"),
                  ("sockets", "\(listeners.boundCount)"))
         if services.isEmpty { log.warn("idle", ("reason", "no valid service; send SIGHUP after fixing the file")) }
-        // The binding phase's code pages go once the loop has served what
-        // waited at start-up: released now, they made the first answer
-        // 0.24 ms later with 1,001 services (docs/benchmarks.md).
+        // Loading's and binding's code pages go once the loop has served
+        // what waited at start-up: released before the first epoll_wait,
+        // they made the first answer 0.24 ms later with 1,001 services.
         deadlines.schedule(.releaseStartupCode, at: monotonicMilliseconds() + Self.startupCodeReleaseDelayMilliseconds)
         while !shutdown.finished {
             do {
