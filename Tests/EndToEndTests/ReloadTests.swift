@@ -74,14 +74,21 @@ import Testing
     }
 
     /// The inode of the socket listening on 127.0.0.1:port, from /proc/net/tcp.
+    /// The kernel writes that file a page at a time and resumes each page by
+    /// its position in a hash bucket, so listeners that other processes open
+    /// or close meanwhile (a parallel test run) can make one read skip a
+    /// row: a missing row is read again before it counts as missing. (Seen
+    /// under load: the row of a listener that had just answered was absent.)
     func inode(of port: UInt16, in daemon: RunningDaemon) -> String? {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
         let local = String(format: "0100007F:%04X", port)
-        for line in table.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ")
-            if fields.count > 9, fields[1] == local, fields[3] == "0A" {
-                let inode = "socket:[\(fields[9])]"
-                return socketInodes(daemon).contains(inode) ? inode : nil
+        for _ in 0..<5 {
+            guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+            for line in table.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                if fields.count > 9, fields[1] == local, fields[3] == "0A" {
+                    let inode = "socket:[\(fields[9])]"
+                    return socketInodes(daemon).contains(inode) ? inode : nil
+                }
             }
         }
         return nil
