@@ -81,9 +81,9 @@ import Testing
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait - \(probe) probe exit 3\n",
                                        arguments: [])
         for _ in 0..<200 { _ = try? tcpExchange("127.0.0.1", port) }
-        // Each connection closes when its handler exits; the last one is
-        // reaped at once after.
-        usleep(200_000)
+        // Each connection closes when its handler exits; each exit is
+        // counted when the handler is reaped (a zombie is still a child).
+        try daemon.waitUntil("every handler reaped") { childCount(of: daemon.pid) == 0 }
         try daemon.stop()
         let (lines, total) = Self.episodeTotals(daemon.log, event: "exit")
         #expect(lines >= 1 && lines < 25, "far fewer lines than exits:\n\(daemon.log)")
