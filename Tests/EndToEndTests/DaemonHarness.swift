@@ -139,6 +139,9 @@ final class RunningDaemon: @unchecked Sendable {
         kill(pid, number)
         let status = try waitForExit(pid, timeout: timeout, "inetd did not exit after signal \(number):\n\(log)")
         exitStatus = status
+        // The reader thread may not have read inetd's last lines yet. EOF
+        // alone cannot tell: a handler still running holds inetd's stderr.
+        try? waitUntil(timeout: 5, "the last log line") { captured.finished || log.contains("event=stopped") }
         return status
     }
 
@@ -179,6 +182,14 @@ final class CapturedText: @unchecked Sendable {
         return value
     }
 
+    /// The writers have all closed the pipe, and everything is read.
+    var finished: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return atEOF
+    }
+    private var atEOF = false
+
     func readUntilEOF(_ fd: CInt) {
         var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
@@ -189,6 +200,9 @@ final class CapturedText: @unchecked Sendable {
             lock.unlock()
         }
         close(fd)
+        lock.lock()
+        atEOF = true
+        lock.unlock()
     }
 }
 
