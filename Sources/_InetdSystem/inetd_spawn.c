@@ -5,19 +5,21 @@
 //
 // The child is started with clone(CLONE_VM): it shares the parent's memory,
 // on a stack of its own, so nothing is copied and the cost of a spawn does
-// not grow with the daemon's size. Two ways to wait for it:
+// not grow with the daemon's size. The parent never waits for it: it goes on
+// at once while the child sets itself up and execs on the other CPU, from a
+// slot (stack and a copy of the request) lent until the kernel clears the
+// slot's tid word, at exec or exit (CLONE_CHILD_CLEARTID). Between its
+// setuid and its execve a child already has the handler's uid, so any
+// process of that uid may stop it (SIGSTOP cannot be blocked): a parent that
+// waited for it (CLONE_VFORK, as posix_spawn does) could be held for ever.
+// Instead a child that has not exec'd within a bound is killed
+// (inetd_spawn_next_overdue), and with every slot lent the caller waits out
+// of its loop (inetd_spawn_slot_free) rather than here.
 //
-// - inetd_spawn (CLONE_VFORK, as glibc's posix_spawn): the parent is
-//   suspended until the child execs or exits, and a failure is known when
-//   the call returns. Hand-overs use it: their failure path needs the answer.
-// - inetd_spawn_overlapped: the parent goes on at once while the child sets
-//   itself up and execs on the other CPU, from a slot (stack and a copy of
-//   the request) lent until the kernel clears the slot's tid word, at exec
-//   or exit (CLONE_CHILD_CLEARTID). A failing child stores its step and
-//   errno in the slot, wakes inetd through an eventfd and waits (up to 2 s)
-//   until inetd has read them, so the failure is reported before the
-//   connection it holds is dropped. The per-connection path uses it: measured on
-//   2026-11-30, the vfork-style wait was 58-73 us of every spawn.
+// A failing child stores its step and errno in the slot, wakes inetd through
+// an eventfd and waits (up to 2 s) until inetd has read them, so the failure
+// is reported before the descriptors it holds (a client's connection, a
+// handed-over listener) are dropped.
 #define _GNU_SOURCE
 #include "inetd_system.h"
 
@@ -51,7 +53,7 @@
 
 /// A system call without libc: returns the result, or -errno. The child runs
 /// on the parent's thread-local storage, so libc's wrappers would write the
-/// parent's errno (and, overlapped, while the parent reads it).
+/// parent's errno, while the parent reads it.
 CHILD_SIDE static inline long raw_syscall(long n, long a, long b, long c, long d, long e) {
 #if defined(__x86_64__)
     register long r10 __asm__("r10") = d;
@@ -88,44 +90,45 @@ enum {
     SLOT_RUNNING = 1,   // the child has the slot, or had it and exec'd
     SLOT_FAILED = 2,    // the child failed and waits for inetd to read why
     SLOT_REPORTED = 3,  // inetd read the failure: the child may exit
+    SLOT_KILLED = 4,    // inetd killed it for not exec'ing in time
 };
 
 /// What the child shares with its parent.
 struct spawn_context {
     const struct inetd_spawn_req *req;
+    /// The step the child is at (INETD_STEP_*), written before each one:
+    /// what a child killed for not exec'ing in time is reported at.
+    int at_step;
     /// Bit sig-1 set: that signal's disposition is not SIG_DFL in inetd.
     uint64_t reset_signals;
-    int overlapped;
-    /// Overlapped: where a failure is announced (inetd_spawn_set_report_fd).
+    /// Where a failure is announced (inetd_spawn_set_report_fd).
     int report_fd;
     int failed_step;  // stays 0 unless the child fails
     int failed_errno;
-    /// SLOT_*: the futex word a failed overlapped child waits on.
+    /// SLOT_*: the futex word a failed child waits on.
     int state;
 };
 
 CHILD_SIDE static _Noreturn void child_fail(struct spawn_context *ctx, int step, long result) {
     ctx->failed_errno = (int)-result;
     ctx->failed_step = step;
-    if (ctx->overlapped) {
-        // The mask may be empty already (a failed execve): no signal may
-        // interrupt the report, nor run a handler installed since the
-        // dispositions were read.
-        uint64_t all = ~0ULL;
-        (void)RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
-        __atomic_store_n(&ctx->state, SLOT_FAILED, __ATOMIC_RELEASE);
-        // The eventfd wakes inetd's loop (a signal would need the ids this
-        // child may have given up). It sits above every descriptor a child
-        // is given, so no dup3 has replaced it. The connection stays open,
-        // held by this child, until inetd has read the failure; a wedged
-        // inetd cannot keep it past 2 s.
-        uint64_t one = 1;
-        if (ctx->report_fd >= ctx->req->nfds && RAW3(SYS_write, ctx->report_fd, &one, sizeof one) == sizeof one) {
-            struct timespec wait = { 2, 0 };
-            while (__atomic_load_n(&ctx->state, __ATOMIC_ACQUIRE) == SLOT_FAILED) {
-                long r = RAW4(SYS_futex, &ctx->state, FUTEX_WAIT_PRIVATE, SLOT_FAILED, &wait);
-                if (r == -ETIMEDOUT) break;
-            }
+    // The mask may be empty already (a failed execve): no signal may
+    // interrupt the report, nor run a handler installed since the
+    // dispositions were read.
+    uint64_t all = ~0ULL;
+    (void)RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+    __atomic_store_n(&ctx->state, SLOT_FAILED, __ATOMIC_RELEASE);
+    // The eventfd wakes inetd's loop (a signal would need the ids this
+    // child may have given up). It sits above every descriptor a child
+    // is given, so no dup3 has replaced it. The descriptors stay open,
+    // held by this child, until inetd has read the failure; a wedged
+    // inetd cannot keep them past 2 s.
+    uint64_t one = 1;
+    if (ctx->report_fd >= ctx->req->nfds && RAW3(SYS_write, ctx->report_fd, &one, sizeof one) == sizeof one) {
+        struct timespec wait = { 2, 0 };
+        while (__atomic_load_n(&ctx->state, __ATOMIC_ACQUIRE) == SLOT_FAILED) {
+            long r = RAW4(SYS_futex, &ctx->state, FUTEX_WAIT_PRIVATE, SLOT_FAILED, &wait);
+            if (r == -ETIMEDOUT) break;
         }
     }
     for (;;) (void)RAW1(SYS_exit_group, 127);
@@ -192,7 +195,8 @@ void inetd_spawn_set_handler_nofile(unsigned long soft, unsigned long hard) {
     handler_nofile_set = 1;
 }
 
-#define CHECK(call, step) do { long r_ = (call); if (r_ < 0) child_fail(ctx, (step), r_); } while (0)
+#define AT(step) __atomic_store_n(&ctx->at_step, (step), __ATOMIC_RELAXED)
+#define CHECK(call, step) do { AT(step); long r_ = (call); if (r_ < 0) child_fail(ctx, (step), r_); } while (0)
 
 CHILD_SIDE static int child(void *arg) {
     struct spawn_context *ctx = arg;
@@ -215,6 +219,7 @@ CHILD_SIDE static int child(void *arg) {
     // every source is first copied above the targets, then moved down.
     int n = req->nfds;
     int moved[INETD_SPAWN_MAX_FDS];
+    AT(INETD_STEP_DUP);
     if (n < 0 || n > INETD_SPAWN_MAX_FDS) child_fail(ctx, INETD_STEP_DUP, -EINVAL);
     for (int i = 0; i < n; i++) {
         long fd = RAW3(SYS_fcntl, req->fds[i], F_DUPFD_CLOEXEC, n);
@@ -230,6 +235,7 @@ CHILD_SIDE static int child(void *arg) {
         CHECK(RAW2(SYS_setgroups, req->ngroups, req->groups), INETD_STEP_SETGROUPS);
         CHECK(RAW1(SYS_setgid, req->gid), INETD_STEP_SETGID);
         CHECK(RAW1(SYS_setuid, req->uid), INETD_STEP_SETUID);
+        AT(INETD_STEP_VERIFY);
         if (req->uid != 0 && RAW1(SYS_setuid, 0) == 0) child_fail(ctx, INETD_STEP_VERIFY, -EPERM);
     }
 
@@ -239,6 +245,7 @@ CHILD_SIDE static int child(void *arg) {
 
     uint64_t none = 0;
     CHECK(RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8), INETD_STEP_SIGNALS);
+    AT(INETD_STEP_EXEC);
     long r = RAW3(SYS_execve, req->path, req->argv, req->envp);
     child_fail(ctx, INETD_STEP_EXEC, r);
 }
@@ -278,33 +285,9 @@ static pid_t clone_blocked(struct spawn_context *ctx, char *stack_top, int flags
     return pid;
 }
 
-/// The vfork-style child's stack, mapped once: the daemon spawns from one
-/// thread only, and the parent waits for each such child.
-static char *child_stack;
-static const size_t child_stack_size = 256 * 1024;
+// MARK: - Slots
 
-int inetd_spawn(const struct inetd_spawn_req *req, pid_t *pid, int *step) {
-    if (!child_stack) {
-        void *stack = mmap(NULL, child_stack_size, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (stack == MAP_FAILED) { *step = INETD_STEP_CLONE; return errno; }
-        child_stack = stack;
-    }
-    struct spawn_context ctx = { .req = req };
-    pid_t child_pid = clone_blocked(&ctx, child_stack + child_stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
-    if (child_pid < 0) { *step = INETD_STEP_CLONE; return errno; }
-    if (ctx.failed_step == 0) { *pid = child_pid; *step = INETD_STEP_NONE; return 0; }
-
-    // The child exited: reap it here so the caller never sees its pid.
-    int status;
-    while (waitpid(child_pid, &status, 0) < 0 && errno == EINTR) {}
-    *step = ctx.failed_step;
-    return ctx.failed_errno;
-}
-
-// MARK: - Overlapped spawns
-
-/// Memory lent to one overlapped child: a guard page, its stack, and at the
+/// Memory lent to one child: a guard page, its stack, and at the
 /// top a copy of its request (the parent reuses its own buffers at once).
 /// The copy ends where the mapping ends and the stack grows down from its
 /// start, so a child that uses a little of each touches one page.
@@ -316,12 +299,15 @@ struct spawn_slot {
     /// execs or exits (CLONE_CHILD_CLEARTID).
     pid_t tid;
     pid_t pid;
+    /// CLOCK_MONOTONIC milliseconds at clone: the child must exec by
+    /// started_ms plus the caller's bound.
+    int64_t started_ms;
     struct spawn_context ctx;
 };
 
 /// Children setting up at once: an exec takes about 60 us and a spawn about
-/// 15-35 us of the loop, so two to four are in flight; past eight the spawn
-/// waits for its child (inetd_spawn).
+/// 15-35 us of the loop, so two to four are in flight; with all eight lent,
+/// the caller waits out of its loop until one comes back.
 #define SPAWN_SLOTS 8
 static const size_t slot_guard = 4096;
 static const size_t slot_stack = 60 * 1024;
@@ -334,6 +320,40 @@ void inetd_spawn_set_report_fd(int fd) { report_fd = fd; }
 static int slot_free(struct spawn_slot *slot) {
     return __atomic_load_n(&slot->tid, __ATOMIC_ACQUIRE) == 0
         && __atomic_load_n(&slot->ctx.state, __ATOMIC_ACQUIRE) != SLOT_FAILED;
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/// Lent to a child that may still exec: not failed (it exits on its own
+/// once its failure is read, or after 2 s) and not killed already.
+static int slot_setting_up(struct spawn_slot *slot) {
+    int state = __atomic_load_n(&slot->ctx.state, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&slot->tid, __ATOMIC_ACQUIRE) != 0 && state == SLOT_RUNNING;
+}
+
+int inetd_spawn_slot_free(void) {
+    for (int i = 0; i < SPAWN_SLOTS; i++)
+        if (slot_free(&slots[i])) return 1;
+    return 0;
+}
+
+int inetd_spawn_wait_slot(int64_t timeout_us) {
+    if (inetd_spawn_slot_free()) return 1;
+    // The child lent a slot first is likely the first to exec.
+    struct spawn_slot *oldest = NULL;
+    for (int i = 0; i < SPAWN_SLOTS; i++)
+        if (slot_setting_up(&slots[i]) && (!oldest || slots[i].started_ms < oldest->started_ms)) oldest = &slots[i];
+    if (!oldest) return 0;  // every slot is a failed or killed child's: they exit on their own
+    pid_t tid = __atomic_load_n(&oldest->tid, __ATOMIC_ACQUIRE);
+    if (tid != 0) {
+        struct timespec wait = { timeout_us / 1000000, (timeout_us % 1000000) * 1000 };
+        (void)syscall(SYS_futex, &oldest->tid, FUTEX_WAIT, tid, &wait, NULL, 0);
+    }
+    return inetd_spawn_slot_free();
 }
 
 static size_t align_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
@@ -424,16 +444,18 @@ static struct inetd_spawn_req *lend(struct spawn_slot *slot, const struct inetd_
     return copy;
 }
 
-int inetd_spawn_overlapped(const struct inetd_spawn_req *req, pid_t *pid, int *step) {
+int inetd_spawn(const struct inetd_spawn_req *req, pid_t *pid, int *step) {
     struct spawn_slot *slot = NULL;
     for (int i = 0; i < SPAWN_SLOTS && !slot; i++)
         if (slot_free(&slots[i])) slot = &slots[i];
-    if (!slot) return inetd_spawn(req, pid, step);
+    if (!slot) { *step = INETD_STEP_NONE; return -1; }
 
     struct inetd_spawn_req *lent = lend(slot, req);
     if (!lent) { *step = INETD_STEP_CLONE; return errno; }
-    slot->ctx = (struct spawn_context){ .req = lent, .overlapped = 1, .report_fd = report_fd, .state = SLOT_RUNNING };
+    slot->ctx = (struct spawn_context){ .req = lent, .at_step = INETD_STEP_SIGNALS, .report_fd = report_fd,
+                                        .state = SLOT_RUNNING };
     slot->tid = -1;
+    slot->started_ms = now_ms();
     pid_t child_pid = clone_blocked(&slot->ctx, (char *)lent,
                                     CLONE_VM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, &slot->tid);
     if (child_pid < 0) {
@@ -462,15 +484,47 @@ int inetd_spawn_next_failure(pid_t *pid, int *step, int *error) {
     return 0;
 }
 
-void inetd_spawn_settle(void) {
+int inetd_spawn_next_overdue(int64_t bound_ms, pid_t *pid, int *step, int64_t *next_ms) {
+    int64_t now = now_ms();
+    int64_t next = -1;
+    for (int i = 0; i < SPAWN_SLOTS; i++) {
+        struct spawn_slot *slot = &slots[i];
+        if (!slot_setting_up(slot)) continue;
+        int64_t due = slot->started_ms + bound_ms;
+        if (due > now) {
+            if (next < 0 || due < next) next = due;
+            continue;
+        }
+        // Still lent, so not yet exited, so not reaped: the pid is this
+        // child's. SIGKILL ends a stopped process too, and root may send it.
+        __atomic_store_n(&slot->ctx.state, SLOT_KILLED, __ATOMIC_RELEASE);
+        (void)kill(slot->pid, SIGKILL);
+        *pid = slot->pid;
+        *step = __atomic_load_n(&slot->ctx.at_step, __ATOMIC_RELAXED);
+        return 1;
+    }
+    *next_ms = next;
+    return 0;
+}
+
+void inetd_spawn_settle(int64_t bound_ms) {
     for (int i = 0; i < SPAWN_SLOTS; i++) {
         struct spawn_slot *slot = &slots[i];
         pid_t tid;
         // The kernel's wake at exec or exit is a shared-futex wake.
         while ((tid = __atomic_load_n(&slot->tid, __ATOMIC_ACQUIRE)) != 0
                && __atomic_load_n(&slot->ctx.state, __ATOMIC_ACQUIRE) != SLOT_FAILED) {
-            struct timespec wait = { 1, 0 };
-            if (syscall(SYS_futex, &slot->tid, FUTEX_WAIT, tid, &wait, NULL, 0) != 0 && errno == ETIMEDOUT) break;
+            int64_t left = slot->started_ms + bound_ms - now_ms();
+            if (left <= 0 && __atomic_load_n(&slot->ctx.state, __ATOMIC_ACQUIRE) == SLOT_RUNNING) {
+                __atomic_store_n(&slot->ctx.state, SLOT_KILLED, __ATOMIC_RELEASE);
+                (void)kill(slot->pid, SIGKILL);
+            }
+            // A killed child that cannot die (stuck in the kernel) is left
+            // after a second: it runs no code of inetd's any more.
+            if (left < -1000) break;
+            if (left < 1) left = 1;
+            struct timespec wait = { left / 1000, (left % 1000) * 1000000 };
+            (void)syscall(SYS_futex, &slot->tid, FUTEX_WAIT, tid, &wait, NULL, 0);
         }
     }
 }

@@ -173,6 +173,27 @@ case "dgram":
     }
 case "listen-fds":
     serveListenFDs(fds: fds)
+case "signal-children":
+    // `signal-children SIGNAL UID GID PARENT`: as UID, signals every child
+    // of PARENT (its /proc children list), over and over: the attacker with
+    // a shell as a line's user, aiming at inetd's children. The kernel lets
+    // the signal through once a child has that uid, from its setuid on.
+    let numbers = CommandLine.arguments.dropFirst(2).prefix(4).compactMap { UInt32($0) }
+    guard numbers.count == 4, setgroups(0, nil) == 0, setgid(numbers[2]) == 0, setuid(numbers[1]) == 0 else { exit(2) }
+    let list = "/proc/\(numbers[3])/task/\(numbers[3])/children"
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let fd = open(list, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { exit(0) }  // the parent is gone
+        let n = read(fd, &buffer, buffer.count)
+        close(fd)
+        var pid: pid_t = 0
+        for byte in buffer.prefix(max(n, 0)) {
+            if byte >= 0x30 && byte <= 0x39 { pid = pid * 10 + pid_t(byte - 0x30); continue }
+            if pid > 0 { _ = kill(pid, CInt(numbers[0])) }
+            pid = 0
+        }
+    }
 default:
     writeAll(1, report(fds: fds))
 }

@@ -30,6 +30,11 @@ public final class Daemon {
         case stopCheck
         /// The release of loading's and binding's code pages, after start-up.
         case releaseStartupCode
+        /// The next child that may still be setting up when its time to
+        /// exec is over (`Daemon.killOverdueSpawns`).
+        case execBound
+        /// Listeners waiting for a child slot look again.
+        case spawnSlot
     }
 
     static let bindRetryMilliseconds: Int64 = 60_000
@@ -55,6 +60,8 @@ public final class Daemon {
     var descriptors: DescriptorBudget
     var datagrams = DatagramBuiltins()
     var shutdown = Shutdown()
+    /// Listeners out of the loop until a child slot is free.
+    var slotWaiters: [Listener] = []
     /// Ready events of one epoll_wait, handled after it returns.
     var ready: [(UInt64, Epoll.Events)] = []
 
@@ -77,7 +84,7 @@ public final class Daemon {
     public func run() -> Int32 {
         // Children started last may still read the handler environment's
         // strings, which go with this object.
-        defer { PreparedProgram.settle() }
+        defer { PreparedProgram.settle(bound: Self.execBoundMilliseconds) }
         // Start-up runs in phases (runtime and argument set-up, then loading
         // with NSS look-ups and binding) whose code is not needed afterwards.
         // Their code pages are released twice (clean file pages: they stay
@@ -206,6 +213,8 @@ public final class Daemon {
             case .bindRetry: retryBinding()
             case .resume(let id): endBackOff(of: id, now: now)
             case .releaseStartupCode: _ = inetd_release_code_pages()
+            case .execBound: killOverdueSpawns()
+            case .spawnSlot: retryWaitingForSlot(now: now)
             }
         }
     }

@@ -11,6 +11,7 @@ extension Daemon {
     func handOver(_ listener: Listener) {
         let state = listener.state
         guard let program = state.program, listener.fd != nil else { return }
+        guard spawnSlotReady(for: listener) else { return }
         let sockets = state.listenFDs && state.wait
             ? listeners.listeners(of: state).filter { $0.fd != nil && !$0.held } : [listener]
         let now = monotonicMilliseconds()
@@ -24,51 +25,7 @@ extension Daemon {
             socket.notePendingInput(now: now)
             countArrivals(socket)
         }
-        let result = spawnHolder(program, state, listener, sockets)
-        switch result {
-        case .success(let pid):
-            for socket in sockets { socket.held = true }
-            if state.listenFDs && state.wait { state.holder = pid }
-            started(pid, state, holding: sockets)
-            if log.verbose { log.debug("handover", ("service", state.label), ("pid", "\(pid)"), ("sockets", "\(sockets.count)")) }
-        case .failure(let error):
-            state.execFailures += 1
-            for socket in sockets {
-                unpoll(socket)  // ends the count of arrivals
-                try? socket.fd?.setNonBlocking(true)
-            }
-            dropPending(listener)
-            backOff(state, reason: "\(error)")
-            if log.admit(.error, "spawn_failed", service: state.label) {
-                log.error("spawn_failed", ("service", state.label), ("error", "\(error)"),
-                          ("action", "pending input dropped, retry in \(state.backoffMilliseconds) ms"))
-            }
-        }
-    }
-
-    /// Classic: the socket on fds 0 and 1 (PROTO for nowait dgram).
-    /// Socket activation: /dev/null on 0, inetd's stderr on 1 and 2, the
-    /// sockets from 3 up, and LISTEN_FDS, LISTEN_PID (written by the child),
-    /// LISTEN_FDNAMES.
-    private func spawnHolder(_ program: PreparedProgram, _ state: ServiceState, _ listener: Listener,
-                             _ sockets: [Listener]) -> Result<pid_t, SpawnError> {
-        guard state.listenFDs else {
-            let fd = listener.fd!.rawValue
-            let wait = state.wait
-            let proto: StaticString = listener.endpoint.kind == .unix ? "UNIX" : "UDP"
-            return program.spawn(fds: (fd, fd, 2)) { variables in
-                if !wait { variables.add("PROTO", proto) }
-            }
-        }
-        let fds = [devNull.rawValue, 2, 2] + sockets.compactMap { $0.fd?.rawValue }
-        let name = state.fdName
-        return fds.withUnsafeBufferPointer { list in
-            program.spawn(fds: list) { variables in
-                variables.add("LISTEN_FDS", number: sockets.count)
-                variables.reserve("LISTEN_PID", capacity: Self.listenPIDCapacity)
-                variables.add("LISTEN_FDNAMES", repeating: name, count: sockets.count)
-            }
-        }
+        launch(state.listenFDs ? .activation(sockets) : .socket(listener), state, program)
     }
 
     /// After a failed hand-over, the input that woke the loop is consumed, so

@@ -18,6 +18,7 @@ extension Daemon {
         var budget = Self.spawnAcceptBudget
         while listener.polled, budget > 0 {
             budget -= 1
+            guard spawnSlotReady(for: listener) else { return }
             let accepted: Socket.Accepted
             do {
                 accepted = try Socket.accept(fd, peer: &peer)
@@ -55,64 +56,12 @@ extension Daemon {
         }
     }
 
-    /// One handler for one connection: on fds 0 and 1, or on fd 3 for
-    /// `nowait,listen-fds` (SPEC 3). Allocates nothing and formats no text
-    /// unless a line is logged.
+    /// One handler for one connection (`Launch.connection`).
     func serve(_ connection: FileDescriptor, peer: inout PeerBuffer, on listener: Listener) {
         let state = listener.state
         state.accepted += 1
         guard let program = state.program else { return }
-        let c = connection.rawValue
-        let result: Result<pid_t, SpawnError>
-        if state.listenFDs {
-            // stderr=socket, asked for on the line, holds here too.
-            var fds: (CInt, CInt, CInt, CInt) = (devNull.rawValue, 2, state.stderrToSocket ? c : 2, c)
-            result = withUnsafePointer(to: &fds) { tuple in
-                tuple.withMemoryRebound(to: CInt.self, capacity: 4) { list in
-                    program.spawn(fds: UnsafeBufferPointer(start: list, count: 4), wait: .overlapped) { variables in
-                        variables.add("LISTEN_FDS", "1")
-                        variables.reserve("LISTEN_PID", capacity: Self.listenPIDCapacity)
-                        variables.add("LISTEN_FDNAMES", bytes: state.fdName)
-                        connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
-                    }
-                }
-            }
-        } else {
-            result = program.spawn(fds: (c, c, state.stderrToSocket ? c : 2), wait: .overlapped) { variables in
-                connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
-            }
-        }
-        switch result {
-        case .success(let pid):
-            let address = peer.address()
-            started(pid, state, holding: [], peer: address)
-            if log.verbose { log.debug("connection", ("service", state.label), ("peer", address.description), ("pid", "\(pid)")) }
-        case .failure(let error):
-            spawnFailed(state, error, peer: peer.address())
-        }
-    }
-
-    /// A nowait handler that could not start: logged and counted; its
-    /// connection is closed.
-    func spawnFailed(_ state: ServiceState, _ error: SpawnError, peer: SocketAddress?) {
-        state.execFailures += 1
-        if log.admit(.error, "spawn_failed", service: state.label) {
-            log.error("spawn_failed", ("service", state.label), ("peer", peer?.description ?? "-"),
-                      ("error", "\(error)"), ("action", "connection closed"))
-        }
-    }
-
-    /// Overlapped spawns whose child failed after the spawn returned (a
-    /// missing program, a bad user): reported as the failed spawns they
-    /// are, and taken out of the running handlers. Each child keeps its
-    /// connection open until its failure has been read here, then exits 127
-    /// and is reaped as no handler.
-    func collectLateSpawnFailures() {
-        while let (pid, error) = PreparedProgram.nextLateFailure() {
-            guard let child = children.remove(pid) else { continue }
-            child.state.spawned -= 1
-            spawnFailed(child.state, error, peer: child.peer)
-        }
+        launch(.connection(connection, peer: peer, on: listener), state, program)
     }
 
     /// `LISTEN_PID=` and a pid of up to 20 digits, with its NUL.
@@ -145,11 +94,5 @@ extension Daemon {
             }
         }
         listener.endpoint.address.withSockaddrBytes { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
-    }
-
-    func started(_ pid: pid_t, _ state: ServiceState, holding sockets: [Listener], peer: SocketAddress? = nil) {
-        state.spawned += 1
-        children.add(pid, Child(state: state, wait: state.wait, sockets: sockets, started: monotonicMilliseconds(),
-                                peer: peer))
     }
 }

@@ -1,30 +1,73 @@
 import Glibc
 import _InetdSystem
 
-/// A failed spawn: the set-up step and the errno the child (or fork) hit.
-public struct SpawnError: Error, CustomStringConvertible {
-    public var step: Int32
-    public var errno: Int32
+/// A step of starting a handler: in the parent (clone), or in the child
+/// between its clone and its execve (inetd_spawn.c, in this order).
+public enum SpawnStep: Sendable {
+    case clone, signals, setsid, chdir, dup, setgroups, setgid, setuid, verify, rlimit, close, exec
 
-    public var stepName: String {
-        switch UInt32(step) {
-        case INETD_STEP_CLONE.rawValue: return "clone"
-        case INETD_STEP_SIGNALS.rawValue: return "sigprocmask"
-        case INETD_STEP_SETSID.rawValue: return "setsid"
-        case INETD_STEP_CHDIR.rawValue: return "chdir"
-        case INETD_STEP_DUP.rawValue: return "dup2"
-        case INETD_STEP_SETGROUPS.rawValue: return "setgroups"
-        case INETD_STEP_SETGID.rawValue: return "setgid"
-        case INETD_STEP_SETUID.rawValue: return "setuid"
-        case INETD_STEP_VERIFY.rawValue: return "setuid(0) after drop"
-        case INETD_STEP_RLIMIT.rawValue: return "setrlimit"
-        case INETD_STEP_CLOSE.rawValue: return "close_range"
-        case INETD_STEP_EXEC.rawValue: return "execve"
-        default: return "spawn"
+    /// From the C side's INETD_STEP_*.
+    init(_ raw: CInt) {
+        switch UInt32(bitPattern: raw) {
+        case INETD_STEP_SIGNALS.rawValue: self = .signals
+        case INETD_STEP_SETSID.rawValue: self = .setsid
+        case INETD_STEP_CHDIR.rawValue: self = .chdir
+        case INETD_STEP_DUP.rawValue: self = .dup
+        case INETD_STEP_SETGROUPS.rawValue: self = .setgroups
+        case INETD_STEP_SETGID.rawValue: self = .setgid
+        case INETD_STEP_SETUID.rawValue: self = .setuid
+        case INETD_STEP_VERIFY.rawValue: self = .verify
+        case INETD_STEP_RLIMIT.rawValue: self = .rlimit
+        case INETD_STEP_CLOSE.rawValue: self = .close
+        case INETD_STEP_EXEC.rawValue: self = .exec
+        default: self = .clone
         }
     }
 
-    public var description: String { "\(stepName): \(errnoText(errno)) (errno \(errno))" }
+    /// The call the step makes, as logs name it.
+    public var call: String {
+        switch self {
+        case .clone: return "clone"
+        case .signals: return "sigprocmask"
+        case .setsid: return "setsid"
+        case .chdir: return "chdir"
+        case .dup: return "dup2"
+        case .setgroups: return "setgroups"
+        case .setgid: return "setgid"
+        case .setuid: return "setuid"
+        case .verify: return "setuid(0) after drop"
+        case .rlimit: return "setrlimit"
+        case .close: return "close_range"
+        case .exec: return "execve"
+        }
+    }
+}
+
+/// Why a handler did not start.
+public enum SpawnError: Error, CustomStringConvertible {
+    /// A step failed with this errno.
+    case failed(SpawnStep, errno: Int32)
+    /// The child had not exec'd this long after its clone: stopped (any
+    /// process of the handler's uid may stop it once it has that uid) or
+    /// stuck at the step, and killed.
+    case noExec(SpawnStep, milliseconds: Int64)
+    /// Every child slot is lent to a child still setting up: the caller
+    /// waits out of its loop instead (`PreparedProgram.slotFree`).
+    case noFreeSlot
+    /// The per-connection variables do not fit the environment block.
+    case environmentFull
+    /// More descriptors than a child is handed (INETD_SPAWN_MAX_FDS).
+    case tooManyDescriptors(Int)
+
+    public var description: String {
+        switch self {
+        case .failed(let step, let errno): return "\(step.call): \(errnoText(errno)) (errno \(errno))"
+        case .noExec(let step, let ms): return "\(step.call): no execve \(ms) ms after clone (stopped or stuck), killed"
+        case .noFreeSlot: return "clone: every child slot is lent"
+        case .environmentFull: return "environment: the handler's variables do not fit"
+        case .tooManyDescriptors(let n): return "dup2: \(n) descriptors, at most \(INETD_SPAWN_MAX_FDS)"
+        }
+    }
 }
 
 /// A handler program made ready to exec once, at load: path, argv and
@@ -58,36 +101,14 @@ final class PreparedProgram {
         groups.deallocate()
     }
 
-    /// How a spawn waits for its child.
-    enum Wait {
-        /// Until the child has exec'd or failed: a failure is the result.
-        /// C equivalent: `inetd_spawn` (clone with CLONE_VFORK).
-        case forExec
-        /// Not at all: the child sets itself up and execs while the caller
-        /// goes on, and a failure after clone comes later, from
-        /// `nextLateFailure()`. C equivalent: `inetd_spawn_overlapped`.
-        case overlapped
-    }
-
-    /// Starts the handler with `fds` as its descriptors 0, 1 and 2 and what
-    /// `variables` writes added to its environment. Returns its pid.
-    func spawn(fds: (CInt, CInt, CInt), wait: Wait = .forExec,
-               variables: (inout VariableWriter) -> Void) -> Result<pid_t, SpawnError> {
-        var fds = fds
-        return withUnsafePointer(to: &fds) { tuple in
-            tuple.withMemoryRebound(to: CInt.self, capacity: 3) {
-                spawn(fds: UnsafeBufferPointer(start: $0, count: 3), wait: wait, variables: variables)
-            }
-        }
-    }
-
-    /// Starts the handler with `fds[i]` as its descriptor i (socket
-    /// activation: 0, 1 and 2, then the sockets from 3 up).
-    func spawn(fds: UnsafeBufferPointer<CInt>, wait: Wait = .forExec,
-               variables: (inout VariableWriter) -> Void) -> Result<pid_t, SpawnError> {
-        guard fds.count <= Int(INETD_SPAWN_MAX_FDS) else {
-            return .failure(SpawnError(step: Int32(INETD_STEP_DUP.rawValue), errno: EMFILE))
-        }
+    /// Starts the handler with `fds[i]` as its descriptor i and what
+    /// `variables` writes added to its environment, and returns its pid as
+    /// soon as it is cloned: the child sets itself up and execs from a copy
+    /// of the request while the caller goes on. A failure after this returns
+    /// comes from `nextLateFailure()`, a child that does not exec in time
+    /// from `nextOverdue(bound:)`. C equivalent: `inetd_spawn`.
+    func spawn(fds: UnsafeBufferPointer<CInt>, variables: (inout VariableWriter) -> Void) -> Result<pid_t, SpawnError> {
+        guard fds.count <= Int(INETD_SPAWN_MAX_FDS) else { return .failure(.tooManyDescriptors(fds.count)) }
         var pid: pid_t = 0
         var step: CInt = 0
         let code = environment.with(variables) { envp, listenPID in
@@ -97,21 +118,48 @@ final class PreparedProgram {
                 change_identity: identity == nil ? 0 : 1, uid: identity?.uid ?? 0, gid: identity?.gid ?? 0,
                 groups: groups, ngroups: CInt(identity?.groups?.count ?? 0),
                 listen_pid_entry: listenPID?.entry, listen_pid_capacity: CInt(listenPID?.capacity ?? 0))
-            switch wait {
-            case .forExec: return inetd_spawn(&request, &pid, &step)
-            case .overlapped: return inetd_spawn_overlapped(&request, &pid, &step)
-            }
+            return inetd_spawn(&request, &pid, &step)
         }
-        guard let code else { return .failure(SpawnError(step: Int32(INETD_STEP_NONE.rawValue), errno: E2BIG)) }
-        return code == 0 ? .success(pid) : .failure(SpawnError(step: step, errno: code))
+        switch code {
+        case nil: return .failure(.environmentFull)
+        case 0: return .success(pid)
+        case -1: return .failure(.noFreeSlot)
+        case let errno?: return .failure(.failed(SpawnStep(step), errno: errno))
+        }
     }
 
-    /// Waits until every overlapped child has exec'd (or failed): they may
-    /// read the environment's shared strings until then. C equivalent:
-    /// `inetd_spawn_settle`.
-    static func settle() { inetd_spawn_settle() }
+    /// True when a spawn will find a slot for its child. Slots come back
+    /// when children exec or exit, between two spawns, never during one.
+    /// C equivalent: `inetd_spawn_slot_free`.
+    static var slotFree: Bool { inetd_spawn_slot_free() != 0 }
 
-    /// An overlapped spawn whose child failed after clone returned: its pid
+    /// Waits at most `microseconds` for the oldest child still setting up
+    /// to exec or exit: true when a slot is free then. Bounded, because that
+    /// child may be stopped. C equivalent: `inetd_spawn_wait_slot`.
+    static func waitForSlot(microseconds: Int64) -> Bool { inetd_spawn_wait_slot(microseconds) != 0 }
+
+    /// A child not exec'd `bound` ms after its clone, killed: its pid and
+    /// the step it was at. Otherwise nil, and `next` is when the next child
+    /// still setting up will be overdue (monotonic ms), if any.
+    /// C equivalent: `inetd_spawn_next_overdue`.
+    static func nextOverdue(bound: Int64, next: inout Int64?) -> (pid: pid_t, error: SpawnError)? {
+        var pid: pid_t = 0
+        var step: CInt = 0
+        var nextMilliseconds: Int64 = -1
+        if inetd_spawn_next_overdue(bound, &pid, &step, &nextMilliseconds) != 0 {
+            return (pid, .noExec(SpawnStep(step), milliseconds: bound))
+        }
+        next = nextMilliseconds < 0 ? nil : nextMilliseconds
+        return nil
+    }
+
+    /// Waits until every child has exec'd (or failed), killing those still
+    /// setting up `bound` ms after their clone: they may read the
+    /// environment's shared strings until then. C equivalent:
+    /// `inetd_spawn_settle`.
+    static func settle(bound: Int64) { inetd_spawn_settle(bound) }
+
+    /// A spawn whose child failed after clone returned: its pid
     /// and what failed. The child, which waited with its descriptors open
     /// (a client's connection among them), exits 127 once this returns.
     /// C equivalent: `inetd_spawn_next_failure`.
@@ -120,6 +168,6 @@ final class PreparedProgram {
         var step: CInt = 0
         var error: CInt = 0
         guard inetd_spawn_next_failure(&pid, &step, &error) != 0 else { return nil }
-        return (pid, SpawnError(step: step, errno: error))
+        return (pid, .failed(SpawnStep(step), errno: error))
     }
 }

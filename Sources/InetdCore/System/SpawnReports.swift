@@ -1,7 +1,7 @@
 import Glibc
 import _InetdSystem
 
-/// Where an overlapped child that failed (`PreparedProgram.Wait.overlapped`)
+/// Where a child that failed after its spawn returned
 /// announces it: an eventfd the loop polls, so that inetd reads the failure
 /// while the child still holds its connection. A signal would not do: the
 /// child may have given up the ids that let it signal inetd.

@@ -42,7 +42,7 @@ struct inetd_spawn_req {
     char *const _Nullable *_Nonnull argv;
     char *const _Nullable *_Nonnull envp;
     /// How many of envp's first strings stay valid and unchanged until every
-    /// child started from them has exec'd: an overlapped spawn copies the
+    /// child started from them has exec'd: a spawn copies the
     /// others, and the pointers.
     int envp_shared;
     /// fds[i] becomes the child's descriptor i; every other descriptor is closed.
@@ -60,33 +60,42 @@ struct inetd_spawn_req {
     int listen_pid_capacity;
 };
 
-/// Starts a child (clone with CLONE_VM | CLONE_VFORK) that sets itself up as
-/// `req` says and execs `req->path`.
-/// Returns 0 with the child's pid in `*pid` once the exec succeeded, or an errno
-/// with the failing step in `*step` (the failed child is already reaped).
-int inetd_spawn(const struct inetd_spawn_req *_Nonnull req, pid_t *_Nonnull pid,
-                int *_Nonnull step);
+/// Starts a child (clone with CLONE_VM, from a lent slot) that sets itself up
+/// as `req` says and execs `req->path`, and returns as soon as it is cloned:
+/// the child works from a copy of `req` while the caller goes on. A later
+/// failure is reported through inetd_spawn_next_failure, before the child
+/// exits; a child that does not exec in time, through
+/// inetd_spawn_next_overdue. Returns 0 with the pid; an errno with the step
+/// (INETD_STEP_CLONE: mapping the slot, or clone itself); or -1 when every
+/// slot is lent (inetd_spawn_slot_free tells beforehand).
+int inetd_spawn(const struct inetd_spawn_req *_Nonnull req, pid_t *_Nonnull pid, int *_Nonnull step);
 
-/// Starts a child like inetd_spawn, but returns as soon as it is cloned: the
-/// child sets itself up and execs from a copy of `req`, while the caller goes
-/// on. A later failure is reported through inetd_spawn_next_failure, before
-/// the child exits. When every lending slot is taken, waits like inetd_spawn.
-/// Returns 0 with the pid, or an errno with the step (clone, or a failure the
-/// waiting fallback saw).
-int inetd_spawn_overlapped(const struct inetd_spawn_req *_Nonnull req, pid_t *_Nonnull pid,
-                           int *_Nonnull step);
+/// 1 when a slot is free, so that inetd_spawn will not return -1: slots
+/// only come back between two calls, never go.
+int inetd_spawn_slot_free(void);
 
-/// An overlapped child that failed: 1 with its pid, step and errno, after
+/// Waits up to `timeout_us` for the child lent a slot first to exec or
+/// exit; 1 when a slot is free then.
+int inetd_spawn_wait_slot(int64_t timeout_us);
+
+/// A child that failed after inetd_spawn returned: 1 with its pid, step and errno, after
 /// which the child exits (127); 0 when none waits. Call when the report fd
 /// is readable, and before reaping, until it returns 0.
 int inetd_spawn_next_failure(pid_t *_Nonnull pid, int *_Nonnull step, int *_Nonnull error);
 
-/// Waits (up to 1 s each) until every overlapped child has exec'd or
-/// failed: before the memory it may still read (the shared environment
-/// strings) is freed.
-void inetd_spawn_settle(void);
+/// A child that has not exec'd `bound_ms` after its clone (stopped, or stuck):
+/// killed (SIGKILL), and 1 with its pid and the step it was at. 0 when none
+/// is overdue, with `*next_ms` the CLOCK_MONOTONIC millisecond when the next
+/// child setting up will be, or -1 when none sets up.
+int inetd_spawn_next_overdue(int64_t bound_ms, pid_t *_Nonnull pid, int *_Nonnull step,
+                             int64_t *_Nonnull next_ms);
 
-/// The eventfd a failed overlapped child writes 1 to, at or above
+/// Waits until every child has exec'd or failed, killing the ones that have
+/// not `bound_ms` after their clone: before the memory they may still read
+/// (the shared environment strings) is freed.
+void inetd_spawn_settle(int64_t bound_ms);
+
+/// The eventfd a failed child writes 1 to, at or above
 /// INETD_SPAWN_MAX_FDS; without one (or below), a failure is read at reap.
 void inetd_spawn_set_report_fd(int fd);
 

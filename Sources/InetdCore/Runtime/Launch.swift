@@ -1,0 +1,210 @@
+import Glibc
+
+/// What a handler gets, by mode (SPEC 3's table): which descriptor goes on
+/// which number, which variables are added, and which sockets it holds
+/// until its exit. `Daemon.launch` is the one path every handler starts by.
+enum Launch {
+    /// nowait stream: the connection on 0 and 1 (and 2 with
+    /// `stderr=socket`), or on 3 for `nowait,listen-fds`; the UCSPI
+    /// variables of its client.
+    case connection(FileDescriptor, peer: PeerBuffer, on: Listener)
+    /// wait, and nowait dgram: the socket on 0 and 1 (PROTO for nowait dgram).
+    case socket(Listener)
+    /// `wait,listen-fds` (every bound socket of the line) and
+    /// `nowait,listen-fds` dgram: /dev/null on 0, inetd's stderr on 1 and 2,
+    /// the sockets from 3 up, LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES.
+    case activation([Listener])
+
+    /// The sockets the handler holds: out of the loop until it exits.
+    var held: [Listener] {
+        switch self {
+        case .connection: return []
+        case .socket(let listener): return [listener]
+        case .activation(let sockets): return sockets
+        }
+    }
+}
+
+extension Daemon {
+    /// A child that has not exec'd this long after its clone is killed and
+    /// counted as a failed spawn: between its setuid and its execve any
+    /// process of the handler's uid can stop it (docs/DESIGN.md "Spawning").
+    static let execBoundMilliseconds: Int64 = 2_000
+    /// With every child slot lent, how long the loop may wait for a child
+    /// to exec (one takes about 60 us), once per episode...
+    static let slotWaitMicroseconds: Int64 = 1_000
+    /// ... and then how soon a listener that left the loop looks again.
+    static let slotRetryMilliseconds: Int64 = 1
+
+    /// Starts the handler `launch` describes and enters it in the child
+    /// table, the only place a handler enters it. A spawn that fails is
+    /// logged and counted (`spawnFailed`). Allocates nothing for a
+    /// connection and formats no text unless a line is logged.
+    func launch(_ launch: Launch, _ state: ServiceState, _ program: PreparedProgram) {
+        var peerAddress: SocketAddress?
+        let result: Result<pid_t, SpawnError>
+        switch launch {
+        case .connection(let connection, var peer, let listener):
+            result = spawnConnection(program, state, connection, &peer, listener)
+            peerAddress = peer.address()
+        case .socket(let listener):
+            let fd = listener.fd?.rawValue ?? -1
+            var fds: (CInt, CInt, CInt) = (fd, fd, 2)
+            let proto: StaticString = listener.endpoint.kind == .unix ? "UNIX" : "UDP"
+            let wait = state.wait
+            result = withUnsafeBytes(of: &fds) { raw in
+                program.spawn(fds: raw.bindMemory(to: CInt.self)) { variables in
+                    if !wait { variables.add("PROTO", proto) }
+                }
+            }
+        case .activation(let sockets):
+            let fds = [devNull.rawValue, 2, 2] + sockets.map { $0.fd?.rawValue ?? -1 }
+            let name = state.fdName
+            result = fds.withUnsafeBufferPointer { list in
+                program.spawn(fds: list) { variables in
+                    variables.add("LISTEN_FDS", number: sockets.count)
+                    variables.reserve("LISTEN_PID", capacity: Self.listenPIDCapacity)
+                    variables.add("LISTEN_FDNAMES", repeating: name, count: sockets.count)
+                }
+            }
+        }
+        let held = launch.held
+        switch result {
+        case .success(let pid):
+            let now = monotonicMilliseconds()
+            state.spawned += 1
+            for socket in held { socket.held = true }
+            if case .activation = launch, state.wait { state.holder = pid }
+            children.add(pid, Child(state: state, wait: state.wait, sockets: held, started: now, peer: peerAddress))
+            deadlines.scheduleIfUnset(.execBound, at: now + Self.execBoundMilliseconds)
+            if log.verbose {
+                if let peerAddress {
+                    log.debug("connection", ("service", state.label), ("peer", peerAddress.description), ("pid", "\(pid)"))
+                } else {
+                    log.debug("handover", ("service", state.label), ("pid", "\(pid)"), ("sockets", "\(held.count)"))
+                }
+            }
+        case .failure(let error):
+            spawnFailed(state, error, peer: peerAddress, holding: held, pid: nil)
+        }
+    }
+
+    /// The connection on 0 and 1, or on 3 for `nowait,listen-fds` (SPEC 3).
+    private func spawnConnection(_ program: PreparedProgram, _ state: ServiceState, _ connection: FileDescriptor,
+                                 _ peer: inout PeerBuffer, _ listener: Listener) -> Result<pid_t, SpawnError> {
+        let c = connection.rawValue
+        // stderr=socket, asked for on the line, holds for listen-fds too.
+        let stderr = state.stderrToSocket ? c : 2
+        guard state.listenFDs else {
+            var fds: (CInt, CInt, CInt) = (c, c, stderr)
+            return withUnsafeBytes(of: &fds) { raw in
+                program.spawn(fds: raw.bindMemory(to: CInt.self)) { variables in
+                    connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
+                }
+            }
+        }
+        var fds: (CInt, CInt, CInt, CInt) = (devNull.rawValue, 2, stderr, c)
+        return withUnsafeBytes(of: &fds) { raw in
+            program.spawn(fds: raw.bindMemory(to: CInt.self)) { variables in
+                variables.add("LISTEN_FDS", "1")
+                variables.reserve("LISTEN_PID", capacity: Self.listenPIDCapacity)
+                variables.add("LISTEN_FDNAMES", bytes: state.fdName)
+                connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
+            }
+        }
+    }
+
+    /// A handler that did not start, whether the spawn failed at once or
+    /// its child failed or was killed before exec (`pid` given: it had
+    /// been counted as started): logged and counted. A connection is
+    /// closed with the child; the sockets a holder was given come back,
+    /// after a back-off and without the input that woke the loop, which
+    /// would otherwise wake it again at once for a program that cannot start.
+    func spawnFailed(_ state: ServiceState, _ error: SpawnError, peer: SocketAddress?, holding sockets: [Listener],
+                     pid: pid_t?) {
+        state.execFailures += 1
+        guard !sockets.isEmpty else {
+            if log.admit(.error, "spawn_failed", service: state.label) {
+                log.error("spawn_failed", ("service", state.label), ("peer", peer?.description ?? "-"),
+                          ("error", "\(error)"), ("action", "connection closed"))
+            }
+            return
+        }
+        if let pid, state.holder == pid { state.holder = nil }
+        for socket in sockets { socket.held = false }
+        var dropped = false
+        for socket in sockets where listeners.isCurrent(socket) && socket.fd != nil {
+            unpoll(socket)  // ends the count of arrivals
+            try? socket.fd?.setNonBlocking(true)
+            if !dropped, let fd = socket.fd, (try? Socket.isReadable(fd)) == true {
+                dropPending(socket)
+                dropped = true
+            }
+        }
+        backOff(state, reason: "\(error)")
+        if log.admit(.error, "spawn_failed", service: state.label) {
+            log.error("spawn_failed", ("service", state.label), ("error", "\(error)"),
+                      ("action", "pending input dropped, retry in \(state.backoffMilliseconds) ms"))
+        }
+    }
+
+    /// Children that failed after their spawn returned (a missing program,
+    /// a bad user): failed spawns, not handlers. Each keeps its descriptors
+    /// open until its failure has been read here, then exits 127 and is
+    /// reaped as no handler.
+    func collectLateSpawnFailures() {
+        while let (pid, error) = PreparedProgram.nextLateFailure() { childDidNotStart(pid, error) }
+    }
+
+    /// Children not exec'd `execBoundMilliseconds` after their clone:
+    /// killed, and failed spawns. The loop never waits on a child; this is
+    /// the bound on how long a child may hold its slot and its descriptors.
+    func killOverdueSpawns() {
+        var next: Int64?
+        while let (pid, error) = PreparedProgram.nextOverdue(bound: Self.execBoundMilliseconds, next: &next) {
+            childDidNotStart(pid, error)
+        }
+        if let next { deadlines.schedule(.execBound, at: next) }
+    }
+
+    private func childDidNotStart(_ pid: pid_t, _ error: SpawnError) {
+        guard let child = children.remove(pid) else { return }
+        child.state.spawned -= 1
+        spawnFailed(child.state, error, peer: child.peer, holding: child.sockets, pid: pid)
+    }
+
+    /// True when the next spawn will find a child slot. With every slot
+    /// lent to a child still setting up, the loop waits for one at most
+    /// `slotWaitMicroseconds`, and only when no listener waits already (a
+    /// stopped child would make every wait last its bound); then `listener`
+    /// leaves the loop (its clients wait in the backlog) and looks again
+    /// shortly. Called before the accept: a connection taken is served.
+    func spawnSlotReady(for listener: Listener) -> Bool {
+        if PreparedProgram.slotFree { return true }
+        if slotWaiters.isEmpty, PreparedProgram.waitForSlot(microseconds: Self.slotWaitMicroseconds) { return true }
+        waitForSpawnSlot(listener)
+        return false
+    }
+
+    private func waitForSpawnSlot(_ listener: Listener) {
+        unpoll(listener)
+        if !slotWaiters.contains(where: { $0 === listener }) { slotWaiters.append(listener) }
+        deadlines.scheduleIfUnset(.spawnSlot, at: monotonicMilliseconds() + Self.slotRetryMilliseconds)
+        if log.admit(.warn, "spawn_deferred", service: listener.state.label) {
+            log.warn("spawn_deferred", ("service", listener.state.label),
+                     ("reason", "every child slot is lent to a child not yet exec'd"))
+        }
+    }
+
+    /// The slot timer: the waiting listeners are polled again once a slot
+    /// is free.
+    func retryWaitingForSlot(now: Int64) {
+        guard PreparedProgram.slotFree else {
+            deadlines.schedule(.spawnSlot, at: now + Self.slotRetryMilliseconds)
+            return
+        }
+        let waiting = slotWaiters
+        slotWaiters.removeAll()
+        for listener in waiting where listeners.isCurrent(listener) { poll(listener) }
+    }
+}
