@@ -89,6 +89,7 @@ extension Daemon {
                 }
             }
         }
+        reportSkippedBinds()
         // Every socket listens before any is polled: the kernel queues
         // connections from the first listen(2) on, so the last socket of a
         // long file takes connections one epoll_ctl pass earlier.
