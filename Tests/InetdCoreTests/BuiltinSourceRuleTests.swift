@@ -6,8 +6,14 @@ import Testing
 /// recvfrom gives them.
 @Suite struct BuiltinSourceRuleTests {
     func answered(_ host: String, _ port: UInt16, builtinPorts: Set<UInt16> = []) -> Bool {
-        let address = SocketAddress(literal: host, port: port)!
-        return address.withSockaddrBytes { DatagramBuiltins.acceptableSource($0, builtinPorts: builtinPorts) }
+        let bytes = IPAddress(literal: host)!.bytes
+        var raw = [UInt8](repeating: 0, count: bytes.count == 4 ? 16 : 28)
+        raw.withUnsafeMutableBytes { p in
+            p.storeBytes(of: UInt16(bytes.count == 4 ? AF_INET : AF_INET6), as: UInt16.self)
+            p.storeBytes(of: port.bigEndian, toByteOffset: 2, as: UInt16.self)
+        }
+        raw.replaceSubrange((bytes.count == 4 ? 4 : 8)..<(bytes.count == 4 ? 8 : 24), with: bytes)
+        return raw.withUnsafeBytes { DatagramBuiltins.acceptableSource($0, builtinPorts: builtinPorts) }
     }
 
     @Test func ordinaryClientsAreAnsweredOverEitherFamily() {

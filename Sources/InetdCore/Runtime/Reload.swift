@@ -41,7 +41,8 @@ extension Daemon {
         do {
             let configuration: LoadedConfiguration
             do {
-                configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
+                configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false,
+                                                             execLimits: .current(environmentBytes: environment.argumentSpaceUsed))
             } catch {
                 log.error("reload_failed", ("file", configPath), ("error", "\(error)"),
                           ("action", "running configuration kept"))
