@@ -51,7 +51,6 @@ struct ConnectionTable {
     /// (the connections' buffers) back to the system.
     mutating func shrink() {
         slots.shrink()
-        if open.isEmpty { open = [:] }
         peak = count
     }
 }
