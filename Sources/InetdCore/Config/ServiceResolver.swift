@@ -7,11 +7,14 @@ public struct ServiceResolver {
     /// false: identities are left without supplementary groups, for
     /// `LoadedConfiguration.lookUpGroups` to fill in later.
     public let lookUpGroups: Bool
+    /// What execve accepts: a line whose handler it would refuse is an error.
+    public let execLimits: ExecLimits
 
-    public init(file: String, lookup: any NameLookup, lookUpGroups: Bool = true) {
+    public init(file: String, lookup: any NameLookup, lookUpGroups: Bool = true, execLimits: ExecLimits = .unlimited) {
         self.file = file
         self.lookup = lookup
         self.lookUpGroups = lookUpGroups
+        self.execLimits = execLimits
     }
 
     public func resolve(_ entries: [ServiceEntry]) -> (services: [Service], diagnostics: [Diagnostic]) {
@@ -69,6 +72,7 @@ public struct ServiceResolver {
     }
 
     func service(for entry: ServiceEntry, endpoints: [Endpoint]) throws(ConfigParser.Failure) -> Service {
+        if let problem = execLimits.problem(entry, sockets: endpoints.count) { throw .init(text: problem) }
         var resolved = entry
         (resolved.user, resolved.group) = userAndGroup(entry)
         let identity = try identity(for: resolved)

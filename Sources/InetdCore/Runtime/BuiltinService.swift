@@ -97,11 +97,23 @@ extension Daemon {
     }
 
     /// Drops connections idle for longer than their service's `timeout=`
-    /// (60 s by default); checked once a second while any is open.
+    /// (60 s by default); checked once a second while any is open, and once
+    /// more after the last one closed.
     func closeIdleConnections(now: Int64) {
         for c in connections.all where now - c.lastActivity >= c.idleLimitMilliseconds {
             if log.verbose { log.debug("builtin_idle", ("service", c.state.label)) }
             finish(c)
+        }
+        // The buffers of a burst's connections are freed as each closes, but
+        // glibc keeps the pages in its heap: 10,000 connections left 42 MB
+        // resident until the next reload trimmed it. Once the burst is over,
+        // they go back: malloc_trim, at most once a second and only after 64
+        // or more have closed. Its cost is the kernel's freeing of the pages,
+        // about 6-15 ms for 40 MB on a loaded 2-core machine, in proportion
+        // for less.
+        if connections.burstEnded {
+            connections.shrink()
+            releaseFreeHeap()
         }
         if connections.count > 0 { deadlines.schedule(.idleConnections, at: now + 1000) }
     }

@@ -5,7 +5,8 @@ import Glibc
 public func runCheck(configPath: String) -> Int32 {
     let configuration: LoadedConfiguration
     do {
-        configuration = try LoadedConfiguration.load(path: configPath, lookup: SystemLookup())
+        let handlers = ExecLimits.current(environmentBytes: ExecLimits.environmentBytes(inheritableEnvironment()))
+        configuration = try LoadedConfiguration.load(path: configPath, lookup: SystemLookup(), execLimits: handlers)
     } catch {
         // `FILE: message`, as the per-line `FILE:LINE: message` errors.
         writeStandardError("\(configPath): \(error)\n")

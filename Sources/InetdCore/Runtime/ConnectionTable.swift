@@ -8,6 +8,12 @@ struct ConnectionTable {
     private var slots = SlotTable<BuiltinConnection>(kind: .connection)
     private var open: [ObjectIdentifier: Int] = [:]
     private(set) var count = 0
+    /// The most connections open at once since memory was last given back.
+    private(set) var peak = 0
+    /// Connections (a 4 KiB buffer each, about 4.2 KiB of heap with the
+    /// object) that must have closed since the peak before their memory is
+    /// worth handing back: 256 KiB.
+    static let releaseThreshold = 64
 
     mutating func reserve() -> EventToken { slots.reserve() }
     mutating func release(_ token: EventToken) { slots.release(token) }
@@ -16,6 +22,7 @@ struct ConnectionTable {
         slots.insert(connection, at: connection.token)
         open[ObjectIdentifier(connection.state), default: 0] += 1
         count += 1
+        peak = max(peak, count)
     }
 
     mutating func remove(_ connection: BuiltinConnection) {
@@ -35,4 +42,15 @@ struct ConnectionTable {
     func active(_ state: ServiceState) -> Int { open[ObjectIdentifier(state)] ?? 0 }
 
     var all: [BuiltinConnection] { Array(slots.occupied) }
+
+    /// True once a burst has ended: at least `releaseThreshold` of the
+    /// connections open at the peak have closed.
+    var burstEnded: Bool { peak - count >= Self.releaseThreshold }
+
+    /// The slots the burst left empty go; the caller gives the freed heap
+    /// (the connections' buffers) back to the system.
+    mutating func shrink() {
+        slots.shrink()
+        peak = count
+    }
 }

@@ -99,7 +99,8 @@ public final class Daemon {
         do {
             let configuration: LoadedConfiguration
             do {
-                configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
+                configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false,
+                                                             execLimits: .current(environmentBytes: environment.argumentSpaceUsed))
             } catch {
                 log.error("config_unreadable", ("file", configPath), ("error", "\(error)"))
                 return 1

@@ -17,6 +17,10 @@ struct DescriptorBudget {
     /// Descriptors that binding may still use, counted at the start of each
     /// binding pass; nil when /proc/self/fd cannot be read.
     var bindRoom: Int?
+    /// Sockets a binding pass has newly left unbound, and the first of
+    /// them (service and address): logged once at the pass's end.
+    private(set) var skipped = 0
+    private(set) var firstSkipped: (service: String, address: String)?
 
     /// As OpenBSD's inetd: the soft descriptor limit (often 1024) up to the
     /// hard one, so that sockets, connections and reloads do not run out
@@ -63,7 +67,17 @@ struct DescriptorBudget {
     }
 
     /// Counts the descriptors open now, for a binding pass.
-    mutating func startBinding() { bindRoom = available() }
+    mutating func startBinding() {
+        bindRoom = available()
+        skipped = 0
+        firstSkipped = nil
+    }
+
+    /// One more socket left unbound in this pass.
+    mutating func countSkipped(service: String, address: String) {
+        if skipped == 0 { firstSkipped = (service, address) }
+        skipped += 1
+    }
 
     /// False when binding one more socket would eat into the reserve.
     var hasRoomToBind: Bool { (bindRoom ?? 1) > 0 }

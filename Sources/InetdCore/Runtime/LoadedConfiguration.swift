@@ -13,11 +13,13 @@ public struct LoadedConfiguration {
     /// cannot be read or is not a regular file of at most 16 MiB
     /// (`readWholeFile`); bad lines become diagnostics.
     /// With `lookUpGroups` false, supplementary groups are left for
-    /// `lookUpGroups(_:lookup:)`.
-    public static func load(path: String, lookup: any NameLookup,
-                            lookUpGroups: Bool = true) throws(FileReadError) -> LoadedConfiguration {
+    /// `lookUpGroups(_:lookup:)`. A line whose argument vector, with the
+    /// handler environment, passes `execLimits` is an error on its line.
+    public static func load(path: String, lookup: any NameLookup, lookUpGroups: Bool = true,
+                            execLimits: ExecLimits) throws(FileReadError) -> LoadedConfiguration {
         let parsed = ConfigParser(file: path).parse(try readWholeFile(path))
-        let resolver = ServiceResolver(file: path, lookup: CachedLookup(lookup), lookUpGroups: lookUpGroups)
+        let resolver = ServiceResolver(file: path, lookup: CachedLookup(lookup), lookUpGroups: lookUpGroups,
+                                       execLimits: execLimits)
         let resolved = resolver.resolve(parsed.entries)
         var diagnostics = parsed.diagnostics + resolved.diagnostics
         // Many lines run one program: each is examined once.

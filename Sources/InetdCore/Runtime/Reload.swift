@@ -41,7 +41,8 @@ extension Daemon {
         do {
             let configuration: LoadedConfiguration
             do {
-                configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false)
+                configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false,
+                                                             execLimits: .current(environmentBytes: environment.argumentSpaceUsed))
             } catch {
                 log.error("reload_failed", ("file", configPath), ("error", "\(error)"),
                           ("action", "running configuration kept"))
@@ -89,6 +90,7 @@ extension Daemon {
                 }
             }
         }
+        reportSkippedBinds()
         // Every socket listens before any is polled: the kernel queues
         // connections from the first listen(2) on, so the last socket of a
         // long file takes connections one epoll_ctl pass earlier.

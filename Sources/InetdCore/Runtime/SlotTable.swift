@@ -31,4 +31,15 @@ struct SlotTable<Element: AnyObject> {
     mutating func reserveCapacity(_ count: Int) { slots.reserveCapacity(count) }
 
     var occupied: some Sequence<Element> { slots.lazy.compactMap { $0 } }
+
+    /// Drops the empty slots past the last one in use, and their storage:
+    /// after a burst the table would otherwise stay as long as its peak.
+    /// Generations go on, so a stale token still tells its slot's new
+    /// occupant apart.
+    mutating func shrink() {
+        let end = (slots.lastIndex { $0 != nil } ?? -1) + 1
+        guard end < slots.count || slots.capacity > end else { return }
+        slots = Array(slots[..<end])
+        free = free.filter { $0 < end }
+    }
 }

@@ -27,6 +27,9 @@ func isSetForHandlers(_ entry: String) -> Bool {
 final class HandlerEnvironment {
     private let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
     private let baseCount: Int
+    /// What the base variables take of execve's argument space
+    /// (`ExecLimits`): a load refuses the lines that would not fit beside them.
+    let argumentSpaceUsed: Int
     private var scratch: UnsafeMutablePointer<UInt8>
     /// Room for the per-handler variables: the UCSPI ones, the unix peer's
     /// ids, and LISTEN_FDNAMES with one name per socket.
@@ -38,6 +41,7 @@ final class HandlerEnvironment {
 
     init(_ variables: [String]) {
         baseCount = variables.count
+        argumentSpaceUsed = ExecLimits.environmentBytes(variables)
         envp = .allocate(capacity: baseCount + Self.extraSlots + 1)
         for (i, variable) in variables.enumerated() { envp[i] = strdup(variable) }
         envp[baseCount] = nil
