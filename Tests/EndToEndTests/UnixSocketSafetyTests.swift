@@ -205,8 +205,9 @@ import Testing
         #expect(check.stderr.contains("\(checked):1: \(message)"), "\(check.stderr)")
 
         let daemon = try RunningDaemon(config: config)
+        // Logged before readiness, but read by another thread: waited for.
+        try daemon.waitForLog(":1: \(message)")
         #expect(daemon.log.contains("event=config_error"))
-        #expect(daemon.log.contains(":1: \(message)"), "\(daemon.log)")
         try daemon.reload()
         #expect(daemon.count(":1: \(message)") == 2, "refused again at reload")
         #expect(try ProbeReport(tcpExchange("127.0.0.1", port))["argv.1"] == "tcp", "the other line runs")
@@ -261,7 +262,7 @@ import Testing
             let message = "unix socket directory \(judged) is writable by"
             #expect(check.stderr.contains("\(checked):1: \(message)"), "\(check.stderr)")
             #expect(check.stderr.contains("(mode 0\(String(mode, radix: 8))) and not sticky"), "\(check.stderr)")
-            #expect(daemon.log.contains(":1: \(message)"), "\(daemon.log)")
+            try daemon.waitForLog(":1: \(message)")
             var info = stat()
             #expect(lstat(path, &info) != 0, "nothing bound there")
             #expect(try ProbeReport(tcpExchange("127.0.0.1", port))["argv.1"] == "tcp")
@@ -294,8 +295,12 @@ import Testing
         let daemon = try RunningDaemon(
             config: "\(path) stream unix nowait - \(probe) probe\n127.0.0.1:\(port) stream tcp nowait - \(probe) probe tcp\n")
         #expect(try fileStatus(path).st_mode & S_IFMT == S_IFSOCK)
+        let open = daemon.openFDs()
+        #expect(open.values.contains(Self.walked(directory)), "the socket's directory is held open: \(open)")
         #expect(chmod(directory, 0o777) == 0)
         try daemon.reload()
+        let after = daemon.openFDs()
+        #expect(after.count == open.count - 2, "the socket and its directory are closed: \(open) -> \(after)")
         #expect(daemon.log.contains(":1: unix socket directory \(Self.walked(directory)) is writable by its group and everyone"))
         #expect(daemon.log.contains("closed=1"))
         var info = stat()
