@@ -177,7 +177,200 @@ import Testing
         #expect(try fileStatus(busy).st_mode & S_IFMT == S_IFSOCK, "the live listener's socket stays")
     }
 
+    // MARK: the socket's directory (issue 19, item 5)
+
+    /// Another daemon's root-only directory holds its stale socket; a
+    /// symlink to it is a directory component of a configured path. inetd
+    /// used to follow it: it removed that socket and bound its own, 0666,
+    /// in a directory it was never given. Now the line is refused, in
+    /// --check, at start and at reload, and nothing behind the symlink is
+    /// touched.
+    @Test func symlinkedDirectoryComponentIsRefusedAndWhatItLeadsToIsUntouched() throws {
+        let dir = TemporaryDirectory()
+        let base = Self.walked(dir.path)
+        let other = dir.path + "/other"
+        #expect(mkdir(other, 0o700) == 0)
+        let stale = try staleSocket(at: other + "/s")
+        let before = try fileStatus(stale)
+        #expect(symlink(other, dir.path + "/link") == 0)
+        let path = dir.path + "/link/s"
+        let port = try freePort()
+        let tcpLine = "127.0.0.1:\(port) stream tcp nowait - \(probe) probe tcp\n"
+        let config = "\(path) stream unix nowait - \(probe) probe\n" + tcpLine
+        let message = "unix socket directory \(base)/link is a symlink (to \(other))"
+
+        let checked = dir.write("check.conf", config)
+        let check = try runProgram(Binaries.inetd, ["--check", checked])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("\(checked):1: \(message)"), "\(check.stderr)")
+
+        let daemon = try RunningDaemon(config: config)
+        // Logged before readiness, but read by another thread: waited for.
+        try daemon.waitForLog(":1: \(message)")
+        #expect(daemon.log.contains("event=config_error"))
+        try daemon.reload()
+        #expect(daemon.count(":1: \(message)") == 2, "refused again at reload")
+        #expect(try ProbeReport(tcpExchange("127.0.0.1", port))["argv.1"] == "tcp", "the other line runs")
+        #expect(exitCode(try daemon.stop()) == 0)
+        let after = try fileStatus(stale)
+        #expect(after.st_ino == before.st_ino, "the other daemon's socket was not replaced")
+        #expect(after.st_mode == before.st_mode)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: other) == ["s"])
+    }
+
+    enum Writable: String, CaseIterable, CustomTestStringConvertible {
+        case byGroup, byEveryone, byBoth, parentByEveryone, stickyByEveryone, ownerOnly
+        var testDescription: String { rawValue }
+        /// The mode of the socket's directory, and of its parent.
+        var modes: (directory: mode_t, parent: mode_t) {
+            switch self {
+            case .byGroup: (0o775, 0o755)
+            case .byEveryone: (0o757, 0o755)
+            case .byBoth: (0o777, 0o755)
+            case .parentByEveryone: (0o755, 0o777)
+            case .stickyByEveryone: (0o1777, 0o755)
+            case .ownerOnly: (0o755, 0o755)
+            }
+        }
+        var accepted: Bool { self == .stickyByEveryone || self == .ownerOnly }
+    }
+
+    /// StrictModes: a directory others may write (or whose parent they
+    /// may) is refused; a sticky one of root or inetd's user (as /tmp) and
+    /// one only its owner writes are served.
+    @Test(arguments: Writable.allCases)
+    func directoryWritableByOthersIsRefusedUnlessSticky(writable: Writable) throws {
+        let dir = TemporaryDirectory()
+        let parent = dir.path + "/p"
+        let directory = parent + "/d"
+        #expect(mkdir(parent, 0o755) == 0 && mkdir(directory, 0o755) == 0)
+        #expect(chmod(directory, writable.modes.directory) == 0 && chmod(parent, writable.modes.parent) == 0)
+        let path = directory + "/s"
+        let port = try freePort()
+        let config = "\(path) stream unix nowait - \(probe) probe\n127.0.0.1:\(port) stream tcp nowait - \(probe) probe tcp\n"
+        let judged = Self.walked(writable == .parentByEveryone ? parent : directory)
+
+        let checked = dir.write("check.conf", config)
+        let check = try runProgram(Binaries.inetd, ["--check", checked])
+        let daemon = try RunningDaemon(config: config)
+        if writable.accepted {
+            #expect(check.status == 0, "\(check.stderr)")
+            #expect(try ProbeReport(unixExchange(path)).environment["PROTO"] == "UNIX")
+        } else {
+            #expect(check.status == 1)
+            let mode = writable.modes.directory == 0o755 ? writable.modes.parent : writable.modes.directory
+            let message = "unix socket directory \(judged) is writable by"
+            #expect(check.stderr.contains("\(checked):1: \(message)"), "\(check.stderr)")
+            #expect(check.stderr.contains("(mode 0\(String(mode, radix: 8))) and not sticky"), "\(check.stderr)")
+            try daemon.waitForLog(":1: \(message)")
+            var info = stat()
+            #expect(lstat(path, &info) != 0, "nothing bound there")
+            #expect(try ProbeReport(tcpExchange("127.0.0.1", port))["argv.1"] == "tcp")
+        }
+        #expect(exitCode(try daemon.stop()) == 0)
+    }
+
+    @Test(.enabled(if: isRoot, "a directory of another user needs root to make"))
+    func directoryOfAnotherUserIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let directory = dir.path + "/nobodys"
+        #expect(mkdir(directory, 0o755) == 0)
+        let nobody = getpwnam("nobody").pointee.pw_uid
+        #expect(chown(directory, nobody, 0) == 0)
+        let checked = dir.write("check.conf", "\(directory)/s stream unix nowait - \(probe) probe\n")
+        let check = try runProgram(Binaries.inetd, ["--check", checked])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("\(checked):1: unix socket directory \(Self.walked(directory)) is owned by uid \(nobody)"),
+                "\(check.stderr)")
+    }
+
+    /// A directory made writable while inetd runs: the next reload refuses
+    /// the line, and its socket is closed and removed like a removed line's.
+    @Test func reloadRefusesALineWhoseDirectoryBecameWritable() throws {
+        let dir = TemporaryDirectory()
+        let directory = dir.path + "/d"
+        #expect(mkdir(directory, 0o755) == 0)
+        let path = directory + "/s"
+        let port = try freePort()
+        let daemon = try RunningDaemon(
+            config: "\(path) stream unix nowait - \(probe) probe\n127.0.0.1:\(port) stream tcp nowait - \(probe) probe tcp\n")
+        #expect(try fileStatus(path).st_mode & S_IFMT == S_IFSOCK)
+        let open = daemon.openFDs()
+        #expect(open.values.contains(Self.walked(directory)), "the socket's directory is held open: \(open)")
+        #expect(chmod(directory, 0o777) == 0)
+        try daemon.reload()
+        let after = daemon.openFDs()
+        #expect(after.count == open.count - 2, "the socket and its directory are closed: \(open) -> \(after)")
+        #expect(daemon.log.contains(":1: unix socket directory \(Self.walked(directory)) is writable by its group and everyone"))
+        #expect(daemon.log.contains("closed=1"))
+        var info = stat()
+        #expect(lstat(path, &info) != 0, "the socket is removed")
+        #expect(exitCode(try daemon.stop()) == 0)
+    }
+
+    enum Disguise: String, CaseIterable, CustomTestStringConvertible {
+        /// Another name for inetd's own socket file: same device and inode.
+        case hardLink
+        /// A root-owned file.
+        case file
+        var testDescription: String { rawValue }
+    }
+
+    /// After the bind, the socket's directory is moved away and its path
+    /// made a symlink to another directory holding a file of the socket's
+    /// name; at the removal (reload or stop) inetd unlinks its socket in the
+    /// directory it bound in, and never what the path leads to now. A hard
+    /// link is the best disguise: the file there is inetd's socket by device
+    /// and inode, and an unlink by path removed it (the race the issue saw,
+    /// 3 times in 600 reloads, made deterministic).
+    @Test(arguments: Disguise.allCases, ["reload", "stop"])
+    func removalUnlinksOnlyInTheDirectoryItBoundIn(disguise: Disguise, at removal: String) throws {
+        let dir = TemporaryDirectory()
+        let directory = dir.path + "/d"
+        let moved = dir.path + "/d.moved"
+        let elsewhere = dir.path + "/elsewhere"
+        #expect(mkdir(directory, 0o755) == 0 && mkdir(elsewhere, 0o700) == 0)
+        let path = directory + "/s"
+        let port = try freePort()
+        let tcpLine = "127.0.0.1:\(port) stream tcp nowait - \(probe) probe tcp\n"
+        let daemon = try RunningDaemon(config: "\(path) stream unix nowait - \(probe) probe\n" + tcpLine)
+        #expect(rename(directory, moved) == 0)
+        switch disguise {
+        case .hardLink: #expect(link(moved + "/s", elsewhere + "/s") == 0)
+        case .file: #expect(FileManager.default.createFile(atPath: elsewhere + "/s", contents: Data("secret".utf8)))
+        }
+        #expect(symlink(elsewhere, directory) == 0)
+        let planted = try fileStatus(elsewhere + "/s")
+        if removal == "reload" {
+            daemon.rewriteConfig(tcpLine)
+            try daemon.reload()
+            #expect(daemon.log.contains("closed=1"))
+        }
+        #expect(exitCode(try daemon.stop()) == 0)
+        let after = try fileStatus(elsewhere + "/s")
+        #expect(after.st_ino == planted.st_ino, "what the path leads to now is not removed")
+        if disguise == .file { #expect((try? String(contentsOfFile: elsewhere + "/s", encoding: .utf8)) == "secret") }
+        var info = stat()
+        #expect(lstat(moved + "/s", &info) != 0, "inetd's socket is removed where it was bound")
+        #expect(try fileStatus(directory).st_mode & S_IFMT == S_IFLNK)
+    }
+
     // MARK: helpers
+
+    /// `path` as inetd's walk names it: TemporaryDirectory's paths hold a
+    /// "//" (NSTemporaryDirectory ends in "/"), which the walk skips.
+    static func walked(_ path: String) -> String {
+        var text = path
+        while text.contains("//") { text = text.replacingOccurrences(of: "//", with: "/") }
+        return text
+    }
+
+    /// A socket file nobody listens on: bound, then closed.
+    func staleSocket(at path: String) throws -> String {
+        let fd = try unixListener(at: path, backlog: 1)
+        close(fd)
+        return path
+    }
 
     func fileStatus(_ path: String) throws -> stat {
         var info = stat()

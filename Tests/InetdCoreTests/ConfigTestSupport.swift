@@ -36,6 +36,10 @@ struct FakeLookup: NameLookup {
     var memberships: [String: [GroupID]] = ["alice": [50], "root": [0, 1, 15]]
     var effectiveUID: UserID = 0
     var effectiveGID: GroupID = 0
+    /// Directories on unix socket paths, by path; any other is root's, 0755.
+    var directoryKinds: [String: DirectoryStep.Kind] = [:]
+    /// Directories that do not exist (the walk stops before them).
+    var missingDirectories: Set<String> = []
 
     init(uid: UserID = 0, gid: GroupID = 0) {
         effectiveUID = uid
@@ -66,6 +70,17 @@ struct FakeLookup: NameLookup {
         var list = memberships[user] ?? []
         if !list.contains(gid) { list.append(gid) }
         return list
+    }
+
+    func directories(along path: UnixSocketPath) -> [DirectoryStep] {
+        var steps: [DirectoryStep] = []
+        for directory in path.directories {
+            if missingDirectories.contains(directory) { break }
+            let kind = directoryKinds[directory] ?? .directory(owner: 0, mode: 0o755)
+            steps.append(DirectoryStep(path: directory, kind: kind))
+            guard case .directory = kind else { break }
+        }
+        return steps
     }
 }
 

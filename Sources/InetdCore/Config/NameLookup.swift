@@ -22,6 +22,11 @@ public protocol NameLookup {
     func group(named name: String) -> GroupID?
     /// initgroups(name, gid)'s list: the user's groups plus `gid`.
     func groups(user: String, gid: GroupID) -> [GroupID]
+    /// The directories of a unix socket's path from "/" down to its own,
+    /// each as lstat finds it, without following a symlink; the list ends
+    /// at the first that is missing, unreadable, a symlink or not a
+    /// directory (`SocketDirectoryRule` judges it).
+    func directories(along path: UnixSocketPath) -> [DirectoryStep]
     /// The identity inetd runs as.
     var effectiveUID: UserID { get }
     var effectiveGID: GroupID { get }
@@ -40,6 +45,7 @@ public final class CachedLookup: NameLookup {
         var gid: GroupID
     }
     private var groupLists: [Member: [GroupID]] = [:]
+    private var directorySteps: [String: [DirectoryStep]] = [:]
 
     public let effectiveUID: UserID
     public let effectiveGID: GroupID
@@ -81,6 +87,15 @@ public final class CachedLookup: NameLookup {
         if let known = groupLists[key] { return known }
         let found = base.groups(user: user, gid: gid)
         groupLists[key] = found
+        return found
+    }
+
+    /// By directory: the sockets of a file often share one.
+    public func directories(along path: UnixSocketPath) -> [DirectoryStep] {
+        let key = path.directory
+        if let known = directorySteps[key] { return known }
+        let found = base.directories(along: path)
+        directorySteps[key] = found
         return found
     }
 }

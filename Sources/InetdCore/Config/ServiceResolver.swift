@@ -178,6 +178,13 @@ public struct ServiceResolver {
                 throw .init(text: "unix socket path '\(entry.service)' is longer than \(room) bytes: with owner=, "
                             + "inetd binds PATH.inetd-PID-N first, and that name must fit in 107")
             }
+            guard let path = UnixSocketPath(entry.service) else {
+                throw .init(text: "unix socket path '\(entry.service)' must be absolute and end in a name, "
+                            + "with no '.' or '..' component")
+            }
+            if let problem = SocketDirectoryRule.problem(lookup.directories(along: path), inetdUID: lookup.effectiveUID) {
+                throw .init(text: problem)
+            }
             return [Endpoint(socketType: entry.socketType, kind: .unix, address: address, ipv6Only: false)]
         }
         let port = try self.port(entry)

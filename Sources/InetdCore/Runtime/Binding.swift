@@ -23,8 +23,9 @@ extension Daemon {
         do {
             let bound = try SocketBinder.open(listener.endpoint, listener.state.service)
             descriptors.countBound()
+            if bound.file != nil { descriptors.countBound() }  // its directory, held open
             listener.fd = bound.fd
-            listener.socketFile = bound.file
+            listener.keepSocketFile(bound.file)
             listener.lastBindError = nil
             // The label formatted, not cached (`state.label`): one line per
             // socket at start, and caching made every service keep it for as
@@ -83,7 +84,7 @@ extension Daemon {
                 try Socket.listen(fd, backlog: CInt(entry.options.backlog ?? Int(SOMAXCONN)))
             }
             if listener.endpoint.kind == .unix {
-                let found = try SocketBinder.applyOwnership(listener.endpoint, listener.state.service, file: listener.socketFile)
+                let found = try SocketBinder.applyOwnership(listener.state.service, file: listener.socketFile)
                 if found != .ours { warnNotOurs(listener, found) }
             }
         } catch {
@@ -106,16 +107,19 @@ extension Daemon {
             fd.close()
             listener.fd = nil
             if let file = listener.socketFile {
-                // Only the socket file inetd bound is removed: a symlink,
-                // a file or another program's socket now at the path stays.
-                listener.socketFile = nil
+                // Only the socket file inetd bound is removed, and only in
+                // the directory it was bound in: a symlink, a file or
+                // another program's socket now at the name stays, and so
+                // does whatever the path now reaches elsewhere.
+                listener.keepSocketFile(nil)
                 do {
-                    let found = try file.remove(at: listener.endpoint.address.host)
+                    let found = try file.remove()
                     if case .other = found { warnNotOurs(listener, found) }
                 } catch {
                     log.warn("unlink_failed", ("service", listener.state.label), ("path", listener.endpoint.address.host),
                              ("error", "\(error)"))
                 }
+                file.directory.close()
             }
             if log.verbose { log.debug("closed", ("service", listener.state.label), ("address", listener.name)) }
         }

@@ -26,14 +26,18 @@ final class Listener {
             rarelySet().lastBindError = newValue
         }
     }
-    /// A unix socket's file as bound (device and inode): the only file at
-    /// its path that inetd chmods, chowns or unlinks.
-    var socketFile: UnixSocketFile? {
-        get { rare?.socketFile }
-        set {
-            if rare == nil, newValue == nil { return }
-            rarelySet().socketFile = newValue
-        }
+    /// A unix socket's file as bound (its directory, held open, its name
+    /// there, device and inode): the only file that inetd chmods, chowns or
+    /// unlinks for this listener.
+    var socketFile: UnixSocketFile? { rare?.socketFile }
+
+    /// Records (or, with nil, forgets) the socket file. A method, not a
+    /// setter: a settable property's synthesized modify accessor keeps a
+    /// copy of the value in its coroutine frame, and this one is too large
+    /// for the inline frame (malloc and free on every access).
+    func keepSocketFile(_ file: UnixSocketFile?) {
+        if rare == nil, file == nil { return }
+        rarelySet().socketFile = file
     }
 
     /// What few listeners hold (a failed bind, a unix socket's file), kept

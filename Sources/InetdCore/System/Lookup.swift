@@ -60,3 +60,8 @@ public struct SystemLookup: NameLookup {
     public var effectiveUID: UserID { geteuid() }
     public var effectiveGID: GroupID { getegid() }
 }
+
+extension SystemLookup {
+    /// The walk a bind makes (`SocketDirectory.open`), its descriptor closed.
+    public func directories(along path: UnixSocketPath) -> [DirectoryStep] { SocketDirectory.steps(along: path) }
+}
