@@ -278,6 +278,33 @@ import Testing
         #expect(try daemon.stop() & 0x7F == 0)
     }
 
+    /// One line, one holder: a reload adds a socket to a line whose handler
+    /// holds the first, and a client comes to the new socket first. It
+    /// waits in the backlog until that handler exits, and the next handler
+    /// gets both sockets. (Before issue 19 a second handler was started for
+    /// the new socket, and the first socket went unserved once the first
+    /// handler exited, until the second did.)
+    @Test func reloadAddingASocketToAHeldLineStartsNoSecondHandler() throws {
+        let port = try freePort()
+        let daemon = try Self.start("127.0.0.1:\(port) stream tcp4 wait,listen-fds - \(probe) probe listen-fds 2\n")
+        defer { Self.killHandlers(of: daemon) }
+        let first = try ProbeReport(Self.exchange("127.0.0.1", port).text)
+        #expect(first.environment["LISTEN_FDS"] == "1")
+        daemon.rewriteConfig("127.0.0.1,127.0.0.2:\(port) stream tcp4 wait,listen-fds - \(probe) probe listen-fds 2\n")
+        try daemon.reload()
+        let waiting = try ClientSocket.tcp("127.0.0.2", port)
+        usleep(300_000)
+        #expect(daemon.count("event=handover") == 1, "no second handler while the first holds a socket of the line:\n\(daemon.log)")
+        // The first handler's second client: it exits after serving it.
+        let second = try ProbeReport(Self.exchange("127.0.0.1", port).text)
+        #expect(second["pid"] == first["pid"])
+        let next = try ProbeReport(waiting.receiveAll())
+        #expect(next["pid"] != first["pid"])
+        #expect(next.environment["LISTEN_FDS"] == "2", "the next handler holds both sockets of the line")
+        #expect(next["served.fd"] == "4", "and served the client that waited on the new one")
+        #expect(try daemon.stop() & 0x7F == 0)
+    }
+
     // MARK: nowait,listen-fds
 
     /// One connection per handler, on fd 3: LISTEN_FDS=1, LISTEN_FDNAMES

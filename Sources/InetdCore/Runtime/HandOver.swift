@@ -12,8 +12,13 @@ extension Daemon {
         let state = listener.state
         guard let program = state.program, listener.fd != nil else { return }
         guard spawnSlotReady(for: listener) else { return }
-        let sockets = state.listenFDs && state.wait
-            ? listeners.listeners(of: state).filter { $0.fd != nil && !$0.held } : [listener]
+        let sockets = state.holdsAllSockets ? listeners.listeners(of: state).filter { $0.fd != nil } : [listener]
+        // One line, one holder: a socket of the line is still held (a reload
+        // added this one while a handler held the others).
+        guard !sockets.contains(where: \.held) else {
+            unpoll(listener)
+            return
+        }
         let now = monotonicMilliseconds()
         for socket in sockets {
             unpoll(socket)
@@ -45,7 +50,6 @@ extension Daemon {
     /// non-blocking again, unless a reload removed them meanwhile.
     func takeBack(_ child: Child, pid: pid_t, status: ExitStatus, lived: Int64) {
         let state = child.state
-        if state.holder == pid { state.holder = nil }
         let current = child.sockets.filter { listeners.isCurrent($0) && $0.fd != nil }
         for socket in child.sockets { socket.held = false }
         guard !current.isEmpty else { return }
@@ -59,22 +63,24 @@ extension Daemon {
             }
         }
         // Each socket is polled under the state it has now: a reload that
-        // kept the socket but changed its line gave it a new one.
-        for socket in current { poll(socket) }
-        // A socket of a `wait,listen-fds` line bound while the handler held
-        // the others waited for this exit.
-        if state.listenFDs { listeners.forEachListener(of: state) { poll($0) } }
+        // kept the socket but changed its line gave it a new one. The other
+        // sockets of a `wait,listen-fds` line (bound or added by a reload
+        // while this handler held these) waited for this exit.
+        for socket in current {
+            if socket.state.holdsAllSockets { listeners.forEachListener(of: socket.state) { poll($0) } } else { poll(socket) }
+        }
     }
 
     // MARK: - Polling
 
     /// Puts a listener into the epoll set, unless it is unbound, held by a
-    /// handler, its service is in back-off or holds it through a
-    /// `wait,listen-fds` handler, or inetd is stopping.
+    /// handler, its service is in back-off, another socket of its
+    /// `wait,listen-fds` line is held (one line, one holder), or inetd is
+    /// stopping.
     func poll(_ listener: Listener) {
         let state = listener.state
         guard !listener.polled, !shutdown.stopping, let fd = listener.fd, !listener.held,
-              state.resumeAt == nil, state.holder == nil else { return }
+              state.resumeAt == nil, !(state.holdsAllSockets && listeners.anyHeld(of: state)) else { return }
         do {
             try epoll.add(fd, token: listener.token.rawValue)
             listener.polled = true

@@ -74,7 +74,6 @@ extension Daemon {
             let now = monotonicMilliseconds()
             state.spawned += 1
             for socket in held { socket.held = true }
-            if case .activation = launch, state.wait { state.holder = pid }
             children.add(pid, Child(state: state, wait: state.wait, sockets: held, started: now, peer: peerAddress))
             deadlines.scheduleIfUnset(.execBound, at: now + Self.execBoundMilliseconds)
             if log.verbose {
@@ -85,7 +84,7 @@ extension Daemon {
                 }
             }
         case .failure(let error):
-            spawnFailed(state, error, peer: peerAddress, holding: held, pid: nil)
+            spawnFailed(state, error, peer: peerAddress, holding: held)
         }
     }
 
@@ -115,13 +114,11 @@ extension Daemon {
     }
 
     /// A handler that did not start, whether the spawn failed at once or
-    /// its child failed or was killed before exec (`pid` given: it had
-    /// been counted as started): logged and counted. A connection is
+    /// its child failed or was killed before exec: logged and counted. A connection is
     /// closed with the child; the sockets a holder was given come back,
     /// after a back-off and without the input that woke the loop, which
     /// would otherwise wake it again at once for a program that cannot start.
-    func spawnFailed(_ state: ServiceState, _ error: SpawnError, peer: SocketAddress?, holding sockets: [Listener],
-                     pid: pid_t?) {
+    func spawnFailed(_ state: ServiceState, _ error: SpawnError, peer: SocketAddress?, holding sockets: [Listener]) {
         state.execFailures += 1
         guard !sockets.isEmpty else {
             if log.admit(.error, "spawn_failed", service: state.label) {
@@ -130,7 +127,6 @@ extension Daemon {
             }
             return
         }
-        if let pid, state.holder == pid { state.holder = nil }
         for socket in sockets { socket.held = false }
         var dropped = false
         for socket in sockets where listeners.isCurrent(socket) && socket.fd != nil {
@@ -170,7 +166,7 @@ extension Daemon {
     private func childDidNotStart(_ pid: pid_t, _ error: SpawnError) {
         guard let child = children.remove(pid) else { return }
         child.state.spawned -= 1
-        spawnFailed(child.state, error, peer: child.peer, holding: child.sockets, pid: pid)
+        spawnFailed(child.state, error, peer: child.peer, holding: child.sockets)
     }
 
     /// True when the next spawn will find a child slot. With every slot

@@ -46,6 +46,13 @@ struct ListenerTable {
     }
 
     /// The listeners of a service that are in the table, in its endpoints' order.
+    /// True when a handler holds a socket of this service.
+    func anyHeld(of state: ServiceState) -> Bool {
+        var held = false
+        forEachListener(of: state) { held = held || $0.held }
+        return held
+    }
+
     func listeners(of state: ServiceState) -> [Listener] {
         var found: [Listener] = []
         forEachListener(of: state) { found.append($0) }

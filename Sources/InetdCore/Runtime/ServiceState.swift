@@ -11,8 +11,7 @@ final class ServiceState {
     private let environment: HandlerEnvironment
     // The stored properties are declared in this order for size: the words
     // first, then the small values, which fill the padding after `resumeAt`
-    // and `holder` (136 bytes, 144 allocated; in the order of topics, 152
-    // and 160).
+    // (in the order of topics, one allocation size larger).
     var accepted = 0
     var spawned = 0
     var execFailures = 0
@@ -27,8 +26,6 @@ final class ServiceState {
     var backoffMilliseconds: Int64 = 0
     /// In back-off: no socket of the service is polled before this time.
     var resumeAt: Int64?
-    /// The `wait,listen-fds` handler holding every socket of the service.
-    var holder: pid_t?
 
     /// Read on every event: kept as plain values, not looked up through
     /// `entry` (a copy of the whole entry each time).
@@ -37,6 +34,9 @@ final class ServiceState {
     private(set) var listenFDs: Bool
     /// Hands its socket to a handler instead of accepting: wait, or dgram.
     private(set) var handsOverSocket: Bool
+    /// `wait,listen-fds`: one handler holds every socket of the line, so
+    /// none is polled while another is held (`Daemon.poll`).
+    var holdsAllSockets: Bool { wait && listenFDs }
     private(set) var builtin: BuiltinKind?
 
     init(service: Service, environment: HandlerEnvironment) {
