@@ -173,6 +173,9 @@ case "dgram":
     }
 case "listen-fds":
     serveListenFDs(fds: fds)
+case "shut-down":
+    // A wait handler that shuts down the socket it was given, and exits 0.
+    exit(shutdown(0, CInt(SHUT_RDWR)) == 0 ? 0 : 3)
 case "signal-children":
     // `signal-children SIGNAL UID GID PARENT`: as UID, signals every child
     // of PARENT (its /proc children list), over and over: the attacker with

@@ -96,6 +96,22 @@ extension Daemon {
     /// Closes a listener for good (removed by a reload, or at stop). A
     /// handler holding the socket keeps its own copy.
     func close(_ listener: Listener) {
+        closeSocket(listener)
+        listeners.forget(listener)
+    }
+
+    /// A socket a handler shut down no longer listens (a datagram socket
+    /// reads EOF), yet stays readable, which would start a handler on every
+    /// turn: it is closed and bound anew, and stays in the table. A bind
+    /// that fails now is retried every 60 s, as at start.
+    func rebind(_ listener: Listener) {
+        closeSocket(listener)
+        descriptors.startBinding()
+        bind(listener, poll: false)
+        reportSkippedBinds()
+    }
+
+    private func closeSocket(_ listener: Listener) {
         unpoll(listener)
         if let fd = listener.fd {
             // A child cloned a moment ago may still hold a copy of every
@@ -123,7 +139,6 @@ extension Daemon {
             }
             if log.verbose { log.debug("closed", ("service", listener.state.label), ("address", listener.name)) }
         }
-        listeners.forget(listener)
     }
 
     /// The path of a unix listener no longer holds the socket file inetd

@@ -172,7 +172,15 @@ public final class Daemon {
         }
         guard listener.polled else { return }
         if !events.isDisjoint(with: [.error, .hangUp]) {
-            log.warn("socket_condition", ("service", listener.state.label), ("events", "\(events.rawValue)"))
+            // Shut down by a process that holds it too (a handler's child):
+            // readable for ever, it would start a handler on every turn.
+            if listener.state.handsOverSocket, let fd = listener.fd, Socket.isShutDown(fd) {
+                handOverBrokeSockets([listener], state: listener.state)
+                return
+            }
+            if log.admit(.warn, "socket_condition", service: listener.state.label) {
+                log.warn("socket_condition", ("service", listener.state.label), ("events", "\(events.rawValue)"))
+            }
         }
         if let kind = listener.builtin {
             if listener.endpoint.socketType == .dgram { answerDatagrams(listener, kind) } else { acceptBuiltin(listener, kind) }

@@ -53,6 +53,10 @@ extension Daemon {
         let current = child.sockets.filter { listeners.isCurrent($0) && $0.fd != nil }
         for socket in child.sockets { socket.held = false }
         guard !current.isEmpty else { return }
+        if current.contains(where: { $0.fd.map(Socket.isShutDown) ?? false }) {
+            handOverBrokeSockets(current, state: state)
+            return
+        }
         account(exitOf: current, state: state, status: status, lived: lived)
         for socket in current {
             unpoll(socket)  // ends the count of arrivals, if still on
@@ -69,6 +73,27 @@ extension Daemon {
         for socket in current {
             if socket.state.holdsAllSockets { listeners.forEachListener(of: socket.state) { poll($0) } } else { poll(socket) }
         }
+    }
+
+    /// A handler shut down a socket it was given: a failed hand-over. The
+    /// sockets that no longer listen are bound anew, and the service backs
+    /// off (its handler would do it again), logged once per episode; the
+    /// others come back non-blocking, polled when the back-off ends.
+    func handOverBrokeSockets(_ sockets: [Listener], state: ServiceState) {
+        for socket in sockets {
+            unpoll(socket)
+            guard let fd = socket.fd else { continue }
+            if Socket.isShutDown(fd) {
+                rebind(socket)
+                if log.admit(.warn, "socket_shut_down", service: socket.state.label) {
+                    log.warn("socket_shut_down", ("service", socket.state.label), ("address", socket.name),
+                             ("action", socket.fd == nil ? "closed, bind retried" : "bound anew"))
+                }
+            } else {
+                try? fd.setNonBlocking(true)
+            }
+        }
+        backOff(state, reason: "a handler shut its socket down")
     }
 
     // MARK: - Polling

@@ -142,6 +142,19 @@ extension Socket {
         var entry = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
         return try syscall("poll") { poll(&entry, 1, 0) } == 1 && entry.revents & Int16(POLLIN) != 0
     }
+
+    /// Whether the socket was shut down for reading (by a handler holding
+    /// it): a listener no longer listens, a datagram socket reads EOF, and
+    /// either is readable for ever. A listening or bound socket in service
+    /// never reports it. C equivalent: `poll(2)` for POLLRDHUP, zero timeout.
+    static func isShutDown(_ fd: FileDescriptor) -> Bool {
+        // POLLRDHUP is a GNU extension that Glibc's module leaves out; it
+        // has EPOLLRDHUP's value.
+        let readHangUp = Int16(EPOLLRDHUP.rawValue)
+        var entry = pollfd(fd: fd.rawValue, events: readHangUp, revents: 0)
+        guard (try? syscall("poll", { poll(&entry, 1, 0) })) == 1 else { return false }
+        return entry.revents & (readHangUp | Int16(POLLHUP)) != 0
+    }
 }
 
 extension PeerBuffer {
