@@ -113,12 +113,17 @@ import Testing
         let daemon = try RunningDaemon(config: "\(path) stream unix wait - \(probe) probe wait-stream 1\n")
         let started = monotonicSeconds()
         var served = 0
-        for _ in 0..<100 {
-            let first = try ClientSocket(family: AF_UNIX, type: CInt(SOCK_STREAM.rawValue))
-            let second = try ClientSocket(family: AF_UNIX, type: CInt(SOCK_STREAM.rawValue))
+        pairs: for _ in 0..<100 {
+            // A 2 s time-out: a worker held back leaves a client waiting at
+            // least 1 s, and the test stops at the first.
+            let first = try ClientSocket(family: AF_UNIX, type: CInt(SOCK_STREAM.rawValue), timeout: 2)
+            let second = try ClientSocket(family: AF_UNIX, type: CInt(SOCK_STREAM.rawValue), timeout: 2)
             try first.connect(unixAddress(path))
             try second.connect(unixAddress(path))
-            for client in [first, second] where (try? ProbeReport(client.receiveAll())) != nil { served += 1 }
+            for client in [first, second] {
+                guard (try? ProbeReport(client.receiveAll())) != nil else { break pairs }
+                served += 1
+            }
         }
         let elapsed = monotonicSeconds() - started
         #expect(served == 200)
