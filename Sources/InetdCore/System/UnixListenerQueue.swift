@@ -1,4 +1,5 @@
 import Glibc
+import _InetdSystem
 
 /// The connections waiting in a unix stream or seqpacket listener's queue,
 /// as sock_diag(7) reports them: how many, and the inodes of the first
@@ -47,7 +48,7 @@ extension Socket {
     static func unixListenerQueue(_ fd: FileDescriptor) throws(SystemError) -> UnixListenerQueue? {
         var info = stat()
         _ = try syscall("fstat") { fstat(fd.rawValue, &info) }
-        let link = try open(domain: AF_NETLINK, type: CInt(Glibc.SOCK_DGRAM.rawValue), protocol: sockDiag)
+        let link = try open(domain: AF_NETLINK, type: CInt(SOCK_DGRAM.rawValue), protocol: sockDiag)
         defer { link.close() }
 
         // struct nlmsghdr (16 bytes) + struct unix_diag_req (24 bytes).
