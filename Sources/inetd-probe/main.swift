@@ -9,6 +9,7 @@
 //   wait-stream [N]   fd 0 is a listener: accept N connections (1), report on
 //                     each, then exit 0: a worker that serves N clients
 //   dgram             fd 0 is a datagram socket: answer one datagram with the report
+//                     and cmsg_bytes, the control messages recvmsg gave unasked
 //   listen-fds [N]    sd_listen_fds(3): exit 4 unless LISTEN_PID is this
 //                     process; then, of fds 3 .. 3+LISTEN_FDS-1, write the
 //                     report to each connected stream socket (nowait), and
@@ -162,11 +163,27 @@ case "dgram":
     var buffer = [UInt8](repeating: 0, count: 65536)
     var peer = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-    let got = withUnsafeMutablePointer(to: &peer) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(0, &buffer, buffer.count, 0, $0, &length) }
+    // recvmsg with room for control messages, as a handler that asks for
+    // some (IP_PKTINFO...) reads: `cmsgs` counts those it got unasked.
+    var control = [UInt64](repeating: 0, count: 64)
+    var controlLength = 0
+    let got = buffer.withUnsafeMutableBytes { data in
+        control.withUnsafeMutableBytes { controlBytes in
+            withUnsafeMutableBytes(of: &peer) { name in
+                var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                    var message = msghdr(msg_name: name.baseAddress, msg_namelen: length, msg_iov: vectorPointer, msg_iovlen: 1,
+                                         msg_control: controlBytes.baseAddress, msg_controllen: controlBytes.count, msg_flags: 0)
+                    let n = recvmsg(0, &message, 0)
+                    length = message.msg_namelen
+                    controlLength = message.msg_controllen
+                    return n
+                }
+            }
+        }
     }
     guard got >= 0 else { exit(3) }
-    let reply = text + "datagram=" + String(decoding: buffer.prefix(got), as: UTF8.self) + "\n"
+    let reply = text + "cmsg_bytes=\(controlLength)\n" + "datagram=" + String(decoding: buffer.prefix(got), as: UTF8.self) + "\n"
     let bytes = Array(reply.utf8)
     _ = withUnsafePointer(to: &peer) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(0, bytes, bytes.count, 0, $0, length) }

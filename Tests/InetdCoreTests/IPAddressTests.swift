@@ -1,4 +1,7 @@
 import Glibc
+// in_addr and in6_addr come through _InetdSystem's header too; which module
+// owns them depends on which the compiler loaded first, so both are named.
+import _InetdSystem
 @testable import InetdCore
 import Testing
 

@@ -5,19 +5,43 @@ import Glibc
 enum PendingInput {
     /// A TCP listener: its accept queue's length.
     case acceptQueue(Int)
-    /// A datagram socket: the head datagram's length and source. Boxed
+    /// A datagram socket: the datagram at the head of its queue. Boxed
     /// (indirect): inline, its 132-byte address made every listener 141
     /// bytes larger, for a case only dgram hand-overs use.
-    indirect case datagram(length: Int, source: PeerBuffer)
-    /// A unix stream or seqpacket listener: the kernel gives no queue length.
+    indirect case datagram(DatagramHead)
+    case noDatagram
+    /// A unix stream or seqpacket listener: its queue as sock_diag tells it.
+    indirect case unixQueue(UnixListenerQueue)
+    /// A unix listener whose queue sock_diag would not tell (a kernel
+    /// without unix_diag): only whether a connection waits.
     case connections
     case unknown
 }
 
-/// The crash-loop rule (SPEC section 5, docs/DESIGN.md "Crash loops"), for
-/// handlers that hold sockets: wait services and nowait dgram. Each socket
-/// keeps the evidence of progress (`Listener`); the count and the back-off
-/// are the service's (`ServiceState`); the loop wires them (`Daemon`).
+/// A datagram as the crash-loop rule tells it from another: its length, its
+/// source and the kernel's arrival stamp (`Socket.peekDatagramHead`).
+struct DatagramHead {
+    var length: Int
+    var source: PeerBuffer
+    /// Nanoseconds since the epoch; 0 when the datagram carries no stamp.
+    var arrival: Int64
+
+    /// Whether `now` is this datagram, still at the head. A stamp is the
+    /// kernel's, so a datagram sent later with the same length and source
+    /// is another one; where neither has a stamp (unix datagrams), length
+    /// and source are all there is to compare.
+    func isStill(_ now: DatagramHead) -> Bool {
+        guard now.length == length, now.source.sameAddress(as: source) else { return false }
+        if arrival == 0, now.arrival == 0 { return true }
+        return now.arrival == arrival
+    }
+}
+
+/// The crash-loop rule (SPEC section 5, docs/DESIGN.md "Crash-loop
+/// back-off"), for handlers that hold sockets: wait services and nowait
+/// dgram. Each socket keeps the evidence of progress (`Listener`); the count
+/// and the back-off are the service's (`ServiceState`); the loop wires them
+/// (`Daemon`).
 enum CrashLoop {
     /// A failure this soon after the start counts towards a crash loop.
     static let quickExitMilliseconds: Int64 = 1_000
@@ -27,6 +51,25 @@ enum CrashLoop {
     static let healthyMilliseconds: Int64 = 10_000
     static let firstBackoffMilliseconds: Int64 = 1_000
     static let maxBackoffMilliseconds: Int64 = 60_000
+
+    /// What a handler that exited did with one socket it was given.
+    enum Progress {
+        /// Input waited when it started, and some of it is gone.
+        case consumed
+        /// Input waited when it started, and all of it is still there.
+        case untouched
+        /// Nothing waited when it started.
+        case idle
+    }
+
+    /// A handler exited 0 without doing its work when it consumed nothing
+    /// from any socket it was given and left input on one: started again,
+    /// it would find that input and exit again, forever. A socket that was
+    /// idle shows nothing either way: the second socket of a
+    /// `wait,listen-fds` line with no client proves no progress.
+    static func stalled(_ sockets: [Progress]) -> Bool {
+        !sockets.contains(.consumed) && sockets.contains(.untouched)
+    }
 }
 
 extension Listener {
@@ -34,48 +77,81 @@ extension Listener {
     func notePendingInput(now: Int64) {
         handedOverAt = now
         arrivals = 0
-        guard let fd else { return }
+        guard let fd else {
+            pendingAtStart = .unknown
+            return
+        }
         switch (endpoint.kind, endpoint.socketType) {
         case (_, .dgram):
             var source = PeerBuffer()
-            if let length = try? Socket.peekDatagram(fd, source: &source) {
-                pendingAtStart = .datagram(length: length, source: source)
-            } else {
+            do {
+                if let head = try Socket.peekDatagramHead(fd, source: &source) {
+                    pendingAtStart = .datagram(DatagramHead(length: head.length, source: source, arrival: head.arrival))
+                } else {
+                    pendingAtStart = .noDatagram
+                }
+            } catch {
                 pendingAtStart = .unknown
             }
         case (.tcp, _):
             pendingAtStart = (try? Socket.acceptQueueLength(fd)).map { .acceptQueue($0) } ?? .unknown
         case (_, _):
-            pendingAtStart = .connections
+            if let queue = (try? Socket.unixListenerQueue(fd)) ?? nil {
+                pendingAtStart = .unixQueue(queue)
+            } else {
+                pendingAtStart = .connections
+            }
         }
     }
 
-    /// True when a handler that exited 0 left the socket's input as it found
-    /// it: started again, it would find the same input and exit again, forever.
-    func madeNoProgress() -> Bool {
-        guard let fd else { return false }
+    /// Only a TCP listener (and a unix one sock_diag does not tell) needs its
+    /// arrivals counted (`Daemon.countArrivals`): the rest tell what their
+    /// handler consumed by the input itself.
+    var needsArrivalCount: Bool {
+        switch pendingAtStart {
+        case .acceptQueue, .connections: return true
+        default: return false
+        }
+    }
+
+    /// What the handler that exited did with this socket's input. Where
+    /// inetd cannot tell, the input counts as consumed: a handler is never
+    /// held back on a guess.
+    func progress() -> CrashLoop.Progress {
+        guard let fd else { return .consumed }
         switch pendingAtStart {
         case .acceptQueue(let before):
-            guard let now = try? Socket.acceptQueueLength(fd) else { return false }
-            return now > 0 && now >= before + arrivals
-        case .datagram(let length, let source):
-            var head = PeerBuffer()
-            guard let now = try? Socket.peekDatagram(fd, source: &head) else { return false }
-            return now == length && head.sameAddress(as: source)
+            guard let now = try? Socket.acceptQueueLength(fd) else { return .consumed }
+            if now < before + arrivals || (before > 0 && now == 0) { return .consumed }
+            return before > 0 ? .untouched : .idle
+        case .datagram(let start):
+            var source = PeerBuffer()
+            guard let head = (try? Socket.peekDatagramHead(fd, source: &source)) ?? nil else { return .consumed }
+            return start.isStill(DatagramHead(length: head.length, source: source, arrival: head.arrival)) ? .untouched : .consumed
+        case .noDatagram:
+            return .idle
+        case .unixQueue(let start):
+            guard start.count > 0 else { return .idle }
+            guard let now = (try? Socket.unixListenerQueue(fd)) ?? nil else { return .consumed }
+            return start.stillHeads(now) ? .untouched : .consumed
         case .connections:
-            return arrivals <= 0 && ((try? Socket.isReadable(fd)) ?? false)
+            return arrivals <= 0 && ((try? Socket.isReadable(fd)) ?? false) ? .untouched : .consumed
         case .unknown:
-            return false
+            return .consumed
         }
     }
 }
 
 extension ServiceState {
-    /// Counts a handler's exit: a quick failure adds one, anything else
-    /// clears the count. True when the count calls for a back-off.
-    func countExit(quickFailure: Bool, lived: Int64) -> Bool {
+    /// Counts a handler's exit (SPEC 5): a failure within 1 s adds one to
+    /// the quick failures, any other exit clears them. An exit that is no
+    /// failure (0, having consumed its input) ends the episode, and so does
+    /// a handler that lived 10 s: the next back-off starts again at 1 s.
+    /// True when the count calls for a back-off.
+    func countExit(failed: Bool, lived: Int64) -> Bool {
+        let quickFailure = failed && lived < CrashLoop.quickExitMilliseconds
         if quickFailure { quickFailures += 1 } else { quickFailures = 0 }
-        if lived >= CrashLoop.healthyMilliseconds { backoffMilliseconds = 0 }
+        if !failed || lived >= CrashLoop.healthyMilliseconds { backoffMilliseconds = 0 }
         return quickFailure && quickFailures >= CrashLoop.quickFailuresBeforeBackoff
     }
 
@@ -90,13 +166,13 @@ extension ServiceState {
 }
 
 extension Daemon {
-    /// A listener's queue length alone cannot tell a worker that took 5
+    /// A TCP listener's queue length alone cannot tell a worker that took 5
     /// connections while 5 more arrived from one that took none. So during
     /// its handler's first second, each arrival wakes the loop once
-    /// (edge-triggered) and is counted. Datagram sockets need no count: the
-    /// head datagram tells.
+    /// (edge-triggered) and is counted. Datagram sockets and unix listeners
+    /// need no count: the head of their queue tells.
     func countArrivals(_ listener: Listener) {
-        guard listener.endpoint.socketType != .dgram, let fd = listener.fd else { return }
+        guard listener.needsArrivalCount, let fd = listener.fd else { return }
         do {
             try epoll.add(fd, token: listener.token.rawValue, events: [.readable, .edgeTriggered])
             listener.countingArrivals = true
@@ -117,12 +193,12 @@ extension Daemon {
     }
 
     /// The exit of a handler holding `sockets`: a quick failure, or a quick
-    /// exit 0 that took input from none of them, counts; the third in a row
-    /// starts a back-off.
+    /// exit 0 that consumed nothing it was given and left input behind,
+    /// counts; the third in a row starts a back-off.
     func account(exitOf sockets: [Listener], state: ServiceState, status: ExitStatus, lived: Int64) {
         let quick = lived < CrashLoop.quickExitMilliseconds
-        let stalled = status.isSuccess && quick && sockets.allSatisfy { $0.madeNoProgress() }
-        guard state.countExit(quickFailure: quick && (!status.isSuccess || stalled), lived: lived) else { return }
+        let stalled = status.isSuccess && quick && CrashLoop.stalled(sockets.map { $0.progress() })
+        guard state.countExit(failed: !status.isSuccess || stalled, lived: lived) else { return }
         let what = stalled ? "exited 0 without consuming its input" : "\(status)"
         backOff(state, reason: "handler \(what) after \(lived) ms, \(state.quickFailures) times in a row")
     }

@@ -64,6 +64,13 @@ enum SocketBinder {
             }
             if let n = entry.sendBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_SNDBUF, value: CInt(n)) }
             if let n = entry.receiveBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: CInt(n)) }
+            if endpoint.kind == .udp {
+                // Before bind, so that every datagram carries the arrival
+                // stamp the crash-loop rule compares (CrashLoop.swift), on
+                // every UDP socket: a reload may give a built-in's socket to
+                // a handler. Without it that rule compares length and source.
+                try? Socket.stampArrivals(fd)
+            }
             if let directory, let path {
                 file = try bindUnix(fd, path, in: directory, endpoint, service)
             } else {

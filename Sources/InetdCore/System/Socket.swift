@@ -5,8 +5,8 @@ import _InetdSystem
 /// close-on-exec.
 public enum Socket {
     /// C equivalent: `socket(2)` with SOCK_CLOEXEC.
-    public static func open(domain: CInt, type: CInt) throws(SystemError) -> FileDescriptor {
-        FileDescriptor(rawValue: try syscall("socket") { Glibc.socket(domain, type | CInt(SOCK_CLOEXEC.rawValue), 0) })
+    public static func open(domain: CInt, type: CInt, protocol: CInt = 0) throws(SystemError) -> FileDescriptor {
+        FileDescriptor(rawValue: try syscall("socket") { Glibc.socket(domain, type | CInt(SOCK_CLOEXEC.rawValue), `protocol`) })
     }
 
     /// C equivalent: `setsockopt(2)` with an int value.
