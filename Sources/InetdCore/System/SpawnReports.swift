@@ -1,10 +1,10 @@
 import Glibc
 import _InetdSystem
 
-/// Where a child that failed after its spawn returned
-/// announces it: an eventfd the loop polls, so that inetd reads the failure
-/// while the child still holds its connection. A signal would not do: the
-/// child may have given up the ids that let it signal inetd.
+/// Where a child that failed after its spawn returned announces it: an
+/// eventfd the loop polls, so that inetd reads the failure while the child
+/// still holds its descriptors. A signal would not do: the child may have
+/// given up the ids that let it signal inetd.
 struct SpawnReports: ~Copyable {
     let fd: FileDescriptor
 
