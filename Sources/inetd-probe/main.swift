@@ -198,19 +198,32 @@ case "signal-children":
     // of PARENT (its /proc children list), over and over: the attacker with
     // a shell as a line's user, aiming at inetd's children. The kernel lets
     // the signal through once a child has that uid, from its setuid on.
+    //
+    // `signal-children SIGNAL 0 0 PARENT before-exec`, as root: only the
+    // children that have not exec'd yet (their name is still the parent's),
+    // at any step between clone and execve: a child stuck there for
+    // whatever reason.
     let numbers = CommandLine.arguments.dropFirst(2).prefix(4).compactMap { UInt32($0) }
     guard numbers.count == 4, setgroups(0, nil) == 0, setgid(numbers[2]) == 0, setuid(numbers[1]) == 0 else { exit(2) }
-    let list = "/proc/\(numbers[3])/task/\(numbers[3])/children"
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let fd = open(list, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { exit(0) }  // the parent is gone
+    let beforeExec = CommandLine.arguments.count > 6
+    func readFile(_ path: String, into buffer: inout [UInt8]) -> ArraySlice<UInt8>? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
         let n = read(fd, &buffer, buffer.count)
-        close(fd)
+        return n >= 0 ? buffer.prefix(n) : nil
+    }
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    var name = [UInt8](repeating: 0, count: 64)
+    guard let parentName = readFile("/proc/\(numbers[3])/comm", into: &name).map(Array.init) else { exit(0) }
+    while true {
+        guard let list = readFile("/proc/\(numbers[3])/task/\(numbers[3])/children", into: &buffer) else { exit(0) }
         var pid: pid_t = 0
-        for byte in buffer.prefix(max(n, 0)) {
+        for byte in list {
             if byte >= 0x30 && byte <= 0x39 { pid = pid * 10 + pid_t(byte - 0x30); continue }
-            if pid > 0 { _ = kill(pid, CInt(numbers[0])) }
+            if pid > 0, !beforeExec || readFile("/proc/\(pid)/comm", into: &name).map(Array.init) == parentName {
+                _ = kill(pid, CInt(numbers[0]))
+            }
             pid = 0
         }
     }

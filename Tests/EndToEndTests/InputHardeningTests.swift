@@ -256,6 +256,10 @@ final class SpawnedInetd: @unchecked Sendable {
             descriptors[3] = .devNull(O_RDONLY)
         case .closedPeer?:
             guard socketpair(AF_UNIX, streamCloexec, 0, &extra) == 0 else { throw HarnessError("socketpair") }
+            // Closed before the spawn: closed after it, a test thread held
+            // up on a loaded machine let inetd's newline in first.
+            close(extra[0])
+            extra[0] = -1
             descriptors[3] = .descriptor(extra[1])
         case .fullBuffer?:
             guard socketpair(AF_UNIX, streamCloexec, 0, &extra) == 0 else { throw HarnessError("socketpair") }

@@ -31,7 +31,7 @@ extension Daemon {
             // socket at start, and caching made every service keep it for as
             // long as it runs.
             if log.verbose { log.debug("listening", ("service", listener.state.service.label), ("address", listener.name)) }
-            if polling { poll(listener) }
+            if polling { reconcile(listener) }
         } catch where SocketBinder.ipv6Unavailable(error) && listener.state.entry.transport.families == .both {
             log.warn("ipv6_unavailable", ("service", listener.state.label), ("error", "\(error)"))
             listeners.forget(listener)
@@ -90,7 +90,7 @@ extension Daemon {
         } catch {
             log.warn("reconfigure_failed", ("service", listener.state.label), ("error", "\(error)"))
         }
-        poll(listener)
+        reconcile(listener)
     }
 
     /// Closes a listener for good (removed by a reload, or at stop). A
@@ -112,7 +112,7 @@ extension Daemon {
     }
 
     private func closeSocket(_ listener: Listener) {
-        unpoll(listener)
+        withdraw(listener)
         if let fd = listener.fd {
             // A child cloned a moment ago may still hold a copy of every
             // descriptor until its exec closes them; if that copy outlived

@@ -32,7 +32,7 @@ extension Daemon {
         while listener.polled, budget > 0 {
             budget -= 1
             if cap > 0, connections.active(state) >= cap {
-                unpoll(listener)
+                reconcile(listener)  // at its cap: clients wait in the backlog
                 return
             }
             let accepted: Socket.Accepted
@@ -93,7 +93,7 @@ extension Daemon {
         try? epoll.remove(c.fd)
         c.fd.close()
         connections.remove(c)
-        listeners.forEachListener(of: c.state) { poll($0) }
+        listeners.forEachListener(of: c.state) { reconcile($0) }
     }
 
     /// Drops connections idle for longer than their service's `timeout=`

@@ -172,16 +172,11 @@ extension Daemon {
     /// (edge-triggered) and is counted. Datagram sockets and unix listeners
     /// need no count: the head of their queue tells.
     func countArrivals(_ listener: Listener) {
-        guard listener.needsArrivalCount, let fd = listener.fd else { return }
-        do {
-            try epoll.add(fd, token: listener.token.rawValue, events: [.readable, .edgeTriggered])
-            listener.countingArrivals = true
-            // Registering a socket with input waiting reports it at once:
-            // that first event is no arrival.
-            if case .acceptQueue(0) = listener.pendingAtStart {} else { listener.arrivals = -1 }
-        } catch {
-            log.error("poll_failed", ("service", listener.state.label), ("error", "\(error)"))
-        }
+        guard listener.needsArrivalCount else { return }
+        listener.countingArrivals = true
+        // Watching a socket with input waiting reports it at once (`reconcile`
+        // follows): that first event is no arrival.
+        if case .acceptQueue(0) = listener.pendingAtStart {} else { listener.arrivals = -1 }
     }
 
     /// An edge-triggered event on a handed-over listener: one arrival (or
@@ -189,7 +184,10 @@ extension Daemon {
     /// second.
     func arrived(_ listener: Listener) {
         listener.arrivals += 1
-        if monotonicMilliseconds() - listener.handedOverAt >= CrashLoop.quickExitMilliseconds { unpoll(listener) }
+        if monotonicMilliseconds() - listener.handedOverAt >= CrashLoop.quickExitMilliseconds {
+            listener.countingArrivals = false
+            reconcile(listener)
+        }
     }
 
     /// The exit of a handler holding `sockets`: a quick failure, or a quick
@@ -207,7 +205,7 @@ extension Daemon {
     func backOff(_ state: ServiceState, reason: String) {
         let resume = state.startBackOff(now: monotonicMilliseconds())
         deadlines.schedule(.resume(ObjectIdentifier(state)), at: resume)
-        listeners.forEachListener(of: state) { if !$0.held { unpoll($0) } }
+        listeners.forEachListener(of: state) { reconcile($0) }
         log.warn("backoff", ("service", state.label), ("delay_ms", "\(state.backoffMilliseconds)"),
                  ("reason", reason))
     }
@@ -220,6 +218,6 @@ extension Daemon {
             return
         }
         state.resumeAt = nil
-        listeners.forEachListener(of: state) { poll($0) }
+        listeners.forEachListener(of: state) { reconcile($0) }
     }
 }

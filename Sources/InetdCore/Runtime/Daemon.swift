@@ -166,11 +166,14 @@ public final class Daemon {
     }
 
     func handleListener(_ listener: Listener, _ events: Epoll.Events) {
-        if listener.countingArrivals {
-            arrived(listener)
-            return
+        switch phase(of: listener) {
+        case .handedOver(countingArrivals: true): return arrived(listener)
+        case .listening: break
+        default:
+            // Left the set since this batch was read, or a fact changed
+            // without a reconcile: level-triggered, it would wake every turn.
+            return reconcile(listener)
         }
-        guard listener.polled else { return }
         if !events.isDisjoint(with: [.error, .hangUp]) {
             // Shut down by a process that holds it too (a handler's child):
             // readable for ever, it would start a handler on every turn.

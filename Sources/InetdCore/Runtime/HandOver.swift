@@ -16,12 +16,12 @@ extension Daemon {
         // One line, one holder: a socket of the line is still held (a reload
         // added this one while a handler held the others).
         guard !sockets.contains(where: \.held) else {
-            unpoll(listener)
+            reconcile(listener)
             return
         }
         let now = monotonicMilliseconds()
         for socket in sockets {
-            unpoll(socket)
+            socket.held = true
             do {
                 try socket.fd?.setNonBlocking(false)
             } catch {
@@ -29,6 +29,7 @@ extension Daemon {
             }
             socket.notePendingInput(now: now)
             countArrivals(socket)
+            reconcile(socket)
         }
         launch(state.listenFDs ? .activation(sockets) : .socket(listener), state, program)
     }
@@ -51,7 +52,10 @@ extension Daemon {
     func takeBack(_ child: Child, pid: pid_t, status: ExitStatus, lived: Int64) {
         let state = child.state
         let current = child.sockets.filter { listeners.isCurrent($0) && $0.fd != nil }
-        for socket in child.sockets { socket.held = false }
+        for socket in child.sockets {
+            socket.held = false
+            socket.countingArrivals = false
+        }
         guard !current.isEmpty else { return }
         if current.contains(where: { $0.fd.map(Socket.isShutDown) ?? false }) {
             handOverBrokeSockets(current, state: state)
@@ -59,7 +63,6 @@ extension Daemon {
         }
         account(exitOf: current, state: state, status: status, lived: lived)
         for socket in current {
-            unpoll(socket)  // ends the count of arrivals, if still on
             do {
                 try socket.fd?.setNonBlocking(true)
             } catch {
@@ -70,9 +73,7 @@ extension Daemon {
         // kept the socket but changed its line gave it a new one. The other
         // sockets of a `wait,listen-fds` line (bound or added by a reload
         // while this handler held these) waited for this exit.
-        for socket in current {
-            if socket.state.holdsAllSockets { listeners.forEachListener(of: socket.state) { poll($0) } } else { poll(socket) }
-        }
+        for socket in current { reconcileLine(of: socket) }
     }
 
     /// A handler shut down a socket it was given: a failed hand-over. The
@@ -81,7 +82,6 @@ extension Daemon {
     /// others come back non-blocking, polled when the back-off ends.
     func handOverBrokeSockets(_ sockets: [Listener], state: ServiceState) {
         for socket in sockets {
-            unpoll(socket)
             guard let fd = socket.fd else { continue }
             if Socket.isShutDown(fd) {
                 rebind(socket)
@@ -94,37 +94,5 @@ extension Daemon {
             }
         }
         backOff(state, reason: "a handler shut its socket down")
-    }
-
-    // MARK: - Polling
-
-    /// Puts a listener into the epoll set, unless it is unbound, held by a
-    /// handler, its service is in back-off, another socket of its
-    /// `wait,listen-fds` line is held (one line, one holder), or inetd is
-    /// stopping.
-    func poll(_ listener: Listener) {
-        let state = listener.state
-        guard !listener.polled, !shutdown.stopping, let fd = listener.fd, !listener.held,
-              state.resumeAt == nil, !(state.holdsAllSockets && listeners.anyHeld(of: state)) else { return }
-        do {
-            try epoll.add(fd, token: listener.token.rawValue)
-            listener.polled = true
-        } catch {
-            log.error("poll_failed", ("service", state.label), ("error", "\(error)"))
-        }
-    }
-
-    /// Takes the socket out of the epoll set, whether polled or counting
-    /// arrivals: a handler's copy keeps the file description open, so
-    /// closing inetd's descriptor alone would leave it registered.
-    func unpoll(_ listener: Listener) {
-        guard listener.polled || listener.countingArrivals, let fd = listener.fd else { return }
-        listener.polled = false
-        listener.countingArrivals = false
-        do {
-            try epoll.remove(fd)
-        } catch {
-            log.error("unpoll_failed", ("service", listener.state.label), ("error", "\(error)"))
-        }
     }
 }

@@ -127,10 +127,12 @@ extension Daemon {
             }
             return
         }
-        for socket in sockets { socket.held = false }
+        for socket in sockets {
+            socket.held = false
+            socket.countingArrivals = false
+        }
         var dropped = false
         for socket in sockets where listeners.isCurrent(socket) && socket.fd != nil {
-            unpoll(socket)  // ends the count of arrivals
             try? socket.fd?.setNonBlocking(true)
             if !dropped, let fd = socket.fd, (try? Socket.isReadable(fd)) == true {
                 dropPending(socket)
@@ -138,6 +140,8 @@ extension Daemon {
             }
         }
         backOff(state, reason: "\(error)")
+        // A reload may have given a socket another line since.
+        for socket in sockets where listeners.isCurrent(socket) { reconcileLine(of: socket) }
         if log.admit(.error, "spawn_failed", service: state.label) {
             log.error("spawn_failed", ("service", state.label), ("error", "\(error)"),
                       ("action", "pending input dropped, retry in \(state.backoffMilliseconds) ms"))
@@ -183,8 +187,11 @@ extension Daemon {
     }
 
     private func waitForSpawnSlot(_ listener: Listener) {
-        unpoll(listener)
-        if !slotWaiters.contains(where: { $0 === listener }) { slotWaiters.append(listener) }
+        if !listener.waitingForSlot {
+            listener.waitingForSlot = true
+            slotWaiters.append(listener)
+        }
+        reconcile(listener)
         deadlines.scheduleIfUnset(.spawnSlot, at: monotonicMilliseconds() + Self.slotRetryMilliseconds)
         if log.admit(.warn, "spawn_deferred", service: listener.state.label) {
             log.warn("spawn_deferred", ("service", listener.state.label),
@@ -201,6 +208,9 @@ extension Daemon {
         }
         let waiting = slotWaiters
         slotWaiters.removeAll()
-        for listener in waiting where listeners.isCurrent(listener) { poll(listener) }
+        for listener in waiting {
+            listener.waitingForSlot = false
+            if listeners.isCurrent(listener) { reconcile(listener) }
+        }
     }
 }

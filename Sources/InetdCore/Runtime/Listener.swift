@@ -5,16 +5,22 @@ final class Listener {
     /// nil until bound: binding is retried every 60 s.
     var fd: FileDescriptor?
     let token: EventToken
-    /// In the epoll set now.
-    var polled = false
+    /// What epoll watches on this socket now; nil: not in the set. Only
+    /// `Daemon.reconcile` changes it, to what the phase calls for.
+    var registered: Epoll.Events?
+    /// In the epoll set to accept (or receive): `ListenerPhase.listening`.
+    var polled: Bool { registered == ListenerPhase.listening.watch }
     /// A handler holds this socket (wait, nowait dgram): it comes back into
     /// the loop when the child table says that handler was reaped.
     var held = false
+    /// Every child slot was lent when it was to spawn: out of the loop until
+    /// one is free (`Daemon.retryWaitingForSlot`).
+    var waitingForSlot = false
     /// When the holder got the socket, and what waited on it then.
     var handedOverAt: Int64 = 0
     var pendingAtStart = PendingInput.unknown
-    /// In the epoll set edge-triggered, counting arrivals for the holder's
-    /// first second (`Daemon.countArrivals`).
+    /// Counting arrivals for the holder's first second, watched
+    /// edge-triggered (`Daemon.countArrivals`).
     var countingArrivals = false
     var arrivals = 0
     /// The last bind error logged, so that a retry failing the same way

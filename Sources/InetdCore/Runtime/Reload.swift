@@ -94,7 +94,7 @@ extension Daemon {
         // Every socket listens before any is polled: the kernel queues
         // connections from the first listen(2) on, so the last socket of a
         // long file takes connections one epoll_ctl pass earlier.
-        for listener in listeners.all { poll(listener) }
+        for listener in listeners.all { reconcile(listener) }
         listeners.setOrder(order)
         // After listen(2): connections queue while NSS loads its modules.
         LoadedConfiguration.lookUpGroups(next, lookup: lookup)

@@ -3,11 +3,7 @@ extension Daemon {
     func dumpState() {
         for listener in listeners.inOrder {
             let state = listener.state
-            let condition: String
-            if listener.fd == nil { condition = "unbound" }
-            else if listener.held { condition = "handed-over" }
-            else if state.resumeAt != nil { condition = "backoff" }
-            else { condition = "listening" }
+            let condition = phase(of: listener).description
             let active = children.active(state) + connections.active(state)
             log.info("state", ("service", state.label), ("address", listener.endpoint.description), ("state", condition),
                      ("active", "\(active)"), ("accepted", "\(state.accepted)"), ("spawned", "\(state.spawned)"),
