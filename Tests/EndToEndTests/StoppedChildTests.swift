@@ -42,7 +42,7 @@ import Testing
         let ids = Self.victimIDs!
         let spawnPort = try freePort(), handOverPort = try freePort(), echoPort = try freePort()
         let daemon = try RunningDaemon(config: """
-            127.0.0.1:\(spawnPort) stream tcp nowait \(Self.victim) /bin/true true
+            127.0.0.1:\(spawnPort) stream tcp nowait,max=0 \(Self.victim) /bin/true true
             127.0.0.1:\(handOverPort) dgram udp wait \(Self.victim) /bin/true true
             127.0.0.1:\(echoPort) stream tcp nowait - internal echo
 

@@ -27,9 +27,10 @@ struct NormalizedTableTests {
             #expect(a.entry.sendBuffer == b.entry.sendBuffer, sourceLocation: sourceLocation)
             #expect(a.entry.receiveBuffer == b.entry.receiveBuffer, sourceLocation: sourceLocation)
             var limits = a.entry.limits
-            // The listing spells out the cap only where it is in force: TCP built-ins.
-            let builtinCap = a.entry.program.isBuiltin && a.entry.socketType == .stream && !a.entry.wait
-            if builtinCap, limits.maxConcurrent == nil { limits.maxConcurrent = Limits.defaultMaxConcurrent }
+            // The listing spells out the cap only where it is in force: nowait
+            // stream lines, spawned or built-in.
+            let capped = a.entry.socketType != .dgram && !a.entry.wait
+            if capped, limits.maxConcurrent == nil { limits.maxConcurrent = Limits.defaultMaxConcurrent }
             #expect(limits == b.entry.limits, "\(listing)", sourceLocation: sourceLocation)
             #expect(a.socketOwner?.uid == b.socketOwner?.uid, sourceLocation: sourceLocation)
             #expect(a.socketOwner?.gid == b.socketOwner?.gid, sourceLocation: sourceLocation)
@@ -73,7 +74,7 @@ struct NormalizedTableTests {
         #expect(lines[0] == "127.0.0.1,[::1]:7007 stream tcp wait,listen-fds,name=web nobody /bin/cat cat")
         #expect(lines[1] == "0.0.0.0,[::]:8000 stream tcp wait,listen-fds nobody /bin/cat cat")
         #expect(lines[2] == "127.0.0.1,127.0.0.2:8001 dgram udp4 wait,listen-fds nobody /bin/cat cat")
-        #expect(lines[3] == "127.0.0.1:7008 stream tcp4 nowait,listen-fds nobody /bin/cat cat", "nowait: a line per socket")
+        #expect(lines[3] == "127.0.0.1:7008 stream tcp4 nowait,max=64,listen-fds nobody /bin/cat cat", "nowait: a line per socket")
         #expect(resolved.services.count == 5, "re-read: three listen-fds lines, and the nowait line as two")
     }
 
@@ -101,8 +102,8 @@ struct NormalizedTableTests {
             7007 stream tcp nowait alice:alice /bin/cat cat
             7008 stream tcp nowait - /bin/cat cat
             """, lookup: .alice)
-        #expect(listing.contains("0.0.0.0:7007 stream tcp4 nowait alice:alice /bin/cat cat"))
-        #expect(listing.contains("0.0.0.0:7008 stream tcp4 nowait - /bin/cat cat"))
+        #expect(listing.contains("0.0.0.0:7007 stream tcp4 nowait,max=64 alice:alice /bin/cat cat"))
+        #expect(listing.contains("0.0.0.0:7008 stream tcp4 nowait,max=64 - /bin/cat cat"))
         #expect(listing.contains("identity=unchanged"))
     }
 }

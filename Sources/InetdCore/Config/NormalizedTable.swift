@@ -65,9 +65,10 @@ public enum NormalizedTable {
     static func waitField(_ entry: ServiceEntry) -> String {
         var parts = [entry.wait ? "wait" : "nowait"]
         let limits = entry.limits
-        // Defaults only where in force (the cap of a TCP built-in): max= on
-        // a spawned handler is not enforced yet and must not look it.
-        let enforcedDefault = entry.program.isBuiltin && entry.socketType == .stream && !entry.wait
+        // Defaults only where in force: the cap of a nowait stream line
+        // (handlers, or a built-in's connections). A wait or dgram line
+        // runs one handler per socket.
+        let enforcedDefault = entry.socketType != .dgram && !entry.wait
         if let n = limits.maxConcurrent ?? (enforcedDefault ? Limits.defaultMaxConcurrent : nil) { parts.append("max=\(n)") }
         if let n = limits.rate { parts.append("rate=\(n)") }
         if let n = limits.perSourceConcurrent { parts.append("per-ip=\(n)") }

@@ -26,7 +26,7 @@ extension Daemon {
     func acceptBuiltin(_ listener: Listener, _ kind: BuiltinKind) {
         guard let fd = listener.fd else { return }
         let state = listener.state
-        let cap = state.builtinCap
+        let cap = state.maxConcurrent
         var peer = PeerBuffer()
         var budget = Self.builtinAcceptBudget
         while listener.polled, budget > 0 {

@@ -171,6 +171,7 @@ extension Daemon {
         guard let child = children.remove(pid) else { return }
         child.state.spawned -= 1
         spawnFailed(child.state, error, peer: child.peer, holding: child.sockets)
+        if child.sockets.isEmpty { handlerExited(child.state) }
     }
 
     /// True when the next spawn will find a child slot. With every slot

@@ -61,7 +61,9 @@ public struct LoadedConfiguration {
         func warn(_ option: String, _ instead: String) { messages.append("\(option) is not enforced yet: \(instead)") }
         let builtin = entry.program.isBuiltin
         let limits = entry.limits, options = entry.options
-        if limits.maxConcurrent != nil, !builtin { warn("max=", "handlers are not capped") }
+        if limits.maxConcurrent != nil, !builtin, entry.wait || entry.socketType == .dgram {
+            messages.append("max= does not apply: a \(entry.wait ? "wait" : "dgram") line runs one handler per socket")
+        }
         if limits.rate != nil { warn("rate=", "spawns are not rate-limited") }
         if limits.perSourceConcurrent != nil { warn("per-ip=", "sources are not capped") }
         if limits.perSourceRate != nil { warn("per-ip-rate=", "sources are not rate-limited") }

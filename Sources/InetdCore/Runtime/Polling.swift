@@ -14,9 +14,15 @@ extension Daemon {
             backingOff: state.resumeAt != nil, atCap: atCap(state), waitingForSlot: listener.waitingForSlot))
     }
 
-    /// A built-in at its concurrency cap (`max=`, default 64).
+    /// A nowait service at its `max=` (default 64): as many handlers
+    /// running (`ChildTable`), or for a built-in as many connections open
+    /// (`ConnectionTable`). Services that hand their socket over run one
+    /// handler per socket at most.
     func atCap(_ state: ServiceState) -> Bool {
-        state.builtin != nil && state.builtinCap > 0 && connections.active(state) >= state.builtinCap
+        let cap = state.maxConcurrent
+        guard cap > 0 else { return false }
+        if state.builtin != nil { return connections.active(state) >= cap }
+        return !state.handsOverSocket && children.active(state) >= cap
     }
 
     /// Makes epoll watch what the listener's phase calls for: the one place

@@ -23,6 +23,11 @@ extension Daemon {
         }
     }
 
+    /// A nowait handler is gone: a service held at its cap accepts again.
+    func handlerExited(_ state: ServiceState) {
+        listeners.forEachListener(of: state) { if !$0.polled { reconcile($0) } }
+    }
+
     func finished(_ child: Child, pid: pid_t, status raw: CInt) {
         let state = child.state
         let lived = monotonicMilliseconds() - child.started
@@ -34,6 +39,6 @@ extension Daemon {
             log.write(normal ? .debug : .warn, "exit", [("service", state.label), ("pid", "\(pid)"),
                                                         ("status", "\(status)"), ("duration_ms", "\(lived)")])
         }
-        if !child.sockets.isEmpty { takeBack(child, pid: pid, status: status, lived: lived) }
+        if child.sockets.isEmpty { handlerExited(state) } else { takeBack(child, pid: pid, status: status, lived: lived) }
     }
 }

@@ -15,8 +15,10 @@ final class ServiceState {
     var accepted = 0
     var spawned = 0
     var execFailures = 0
-    /// Concurrent connections a built-in takes; 0 means no cap.
-    private(set) var builtinCap: Int
+    /// `max=`: concurrent handlers of a nowait service, or connections of
+    /// a built-in (default 64, systemd's); 0 means no cap, as FreeBSD's
+    /// `/C` 0.
+    private(set) var maxConcurrent: Int
 
     /// Services that hand their sockets over (wait, nowait dgram): the
     /// crash-loop state (docs/DESIGN.md "Crash loops"), shared by every socket
@@ -42,7 +44,7 @@ final class ServiceState {
     init(service: Service, environment: HandlerEnvironment) {
         self.service = service
         self.environment = environment
-        (wait, stderrToSocket, listenFDs, builtin, builtinCap) = Self.settings(service)
+        (wait, stderrToSocket, listenFDs, builtin, maxConcurrent) = Self.settings(service)
         handsOverSocket = wait || service.entry.socketType == .dgram
     }
 
@@ -58,7 +60,7 @@ final class ServiceState {
     /// the counters and the hand-over state stay.
     func take(_ next: Service) {
         service = next
-        (wait, stderrToSocket, listenFDs, builtin, builtinCap) = Self.settings(next)
+        (wait, stderrToSocket, listenFDs, builtin, maxConcurrent) = Self.settings(next)
         handsOverSocket = wait || next.entry.socketType == .dgram
         preparedProgram = nil
         cachedLabel = nil

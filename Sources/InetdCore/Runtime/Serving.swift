@@ -18,6 +18,9 @@ extension Daemon {
         var budget = Self.spawnAcceptBudget
         while listener.polled, budget > 0 {
             budget -= 1
+            // At its cap the socket leaves the loop: clients wait in the
+            // backlog until a handler exits (`handlerExited`).
+            guard !atCap(listener.state) else { return reconcile(listener) }
             guard spawnSlotReady(for: listener) else { return }
             let accepted: Socket.Accepted
             do {

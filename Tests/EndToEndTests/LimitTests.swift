@@ -1,0 +1,48 @@
+import Foundation
+import Glibc
+import Testing
+
+/// SPEC 5's limits, on the release binary as CI builds it.
+@Suite struct LimitTests {
+    /// `max=4`: twelve clients at once of a handler that takes 2 s are all
+    /// served, and never more than 4 handlers run at once. At the cap the
+    /// socket leaves the loop and the other clients wait in the kernel's
+    /// backlog; each handler's exit brings it back. Nothing is refused.
+    @Test func maxCapsConcurrentHandlersAndEveryClientIsServed() throws {
+        let port = try freePort()
+        let dir = TemporaryDirectory()
+        let script = dir.write("slow", "#!/bin/sh\nsleep 2\necho served\n")
+        #expect(chmod(script, 0o755) == 0)
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,max=4 - \(script) slow\n", arguments: [])
+        let served = ServedCount()
+        let clients = DispatchGroup()
+        // Threads of their own: concurrentPerform runs as many at once as
+        // there are CPUs.
+        for _ in 0..<12 {
+            clients.enter()
+            Thread {
+                if (try? tcpExchange("127.0.0.1", port)) == "served\n" { served.add() }
+                clients.leave()
+            }.start()
+        }
+        var most = 0, sawCap = false
+        while clients.wait(timeout: .now() + .milliseconds(20)) == .timedOut {
+            most = max(most, childCount(of: daemon.pid))
+            if !sawCap, most == 4 {
+                daemon.signal(SIGUSR1)
+                sawCap = (try? daemon.waitForLog("state=at-cap", timeout: 1)) != nil
+            }
+        }
+        #expect(served.count == 12, "every client is served")
+        #expect(most <= 4, "at most 4 handlers at once: \(most)")
+        #expect(most == 4, "the cap is reached")
+        #expect(sawCap, "SIGUSR1 shows the socket at its cap:\n\(daemon.log)")
+    }
+}
+
+private final class ServedCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func add() { lock.withLock { value += 1 } }
+    var count: Int { lock.withLock { value } }
+}
