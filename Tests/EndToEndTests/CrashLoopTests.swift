@@ -43,6 +43,22 @@ import Testing
         #expect(daemon.count("event=backoff") == 0, "\(daemon.log)")
     }
 
+    /// Ten requests, each sent the moment the previous one is answered:
+    /// how many were answered, and how long they took in all.
+    static func tenRequests(_ port: UInt16, check: (ProbeReport) -> Void = { _ in }) throws -> (Int, Double) {
+        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_DGRAM.rawValue))
+        try client.connect(makeAddress("127.0.0.1", port)!)
+        let started = monotonicSeconds()
+        var answered = 0
+        for i in 0..<10 {
+            try client.send("request-\(i)")
+            let reply = try ProbeReport(client.receiveAll(datagram: true))
+            if reply["datagram"] == "request-\(i)" { answered += 1 }
+            check(reply)
+        }
+        return (answered, monotonicSeconds() - started)
+    }
+
     /// Issue 19: a client that sends its next request, of the same length,
     /// the moment it has its answer puts a datagram of the same length and
     /// source at the head before the handler exits. It is a new datagram
@@ -52,17 +68,9 @@ import Testing
     @Test func equalLengthRequestsBackToBackAreNeverBackedOff() throws {
         let port = try freePort()
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) dgram udp nowait - \(probe) probe dgram\n")
-        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_DGRAM.rawValue))
-        try client.connect(makeAddress("127.0.0.1", port)!)
-        let started = monotonicSeconds()
-        var answered = 0
-        for i in 0..<10 {
-            try client.send("request-\(i)")
-            let reply = try ProbeReport(client.receiveAll(datagram: true))
-            if reply["datagram"] == "request-\(i)" { answered += 1 }
+        let (answered, elapsed) = try Self.tenRequests(port) { reply in
             #expect(reply["cmsg_bytes"] == "0", "the handler got a control message it did not ask for")
         }
-        let elapsed = monotonicSeconds() - started
         #expect(answered == 10)
         #expect(elapsed < 3, "10 requests took \(elapsed) s")
         #expect(daemon.count("event=backoff") == 0, "\(daemon.log)")
@@ -87,15 +95,7 @@ import Testing
                 spoofAnswers.add(0)
             }
         }
-        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_DGRAM.rawValue))
-        try client.connect(makeAddress("127.0.0.1", port)!)
-        let started = monotonicSeconds()
-        var answered = 0
-        for i in 0..<10 {
-            try client.send("request-\(i)")
-            if try ProbeReport(client.receiveAll(datagram: true))["datagram"] == "request-\(i)" { answered += 1 }
-        }
-        let elapsed = monotonicSeconds() - started
+        let (answered, elapsed) = try Self.tenRequests(port)
         spoofed.wait()
         #expect(spoofAnswers.count == rounds)
         #expect(answered == 10)

@@ -46,3 +46,34 @@ private final class ServedCount: @unchecked Sendable {
     func add() { lock.withLock { value += 1 } }
     var count: Int { lock.withLock { value } }
 }
+
+extension LimitTests {
+    /// `timeout=1`: a handler that ignores SIGTERM, and the child it left in
+    /// the background, are ended: SIGTERM to its process group at 1 s, and
+    /// SIGKILL to the group 5 s later. The client's connection closes with
+    /// the last of them.
+    @Test func timeoutEndsAStuckHandlerAndItsChildren() throws {
+        let port = try freePort()
+        let dir = TemporaryDirectory()
+        let script = dir.write("stuck", "#!/bin/sh\ntrap '' TERM\nsleep 300 &\necho $!\nexec sleep 300\n")
+        #expect(chmod(script, 0o755) == 0)
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,timeout=1 - \(script) stuck\n")
+        let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue), timeout: 20)
+        try client.connect(makeAddress("127.0.0.1", port)!)
+        let started = Date()
+        let text = try client.receiveAll()
+        let elapsed = Date().timeIntervalSince(started)
+        let background = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(background != nil, "the handler said its background child: \(text)")
+        #expect(elapsed > 5 && elapsed < 10, "closed by the SIGKILL 5 s after the SIGTERM at 1 s: \(elapsed) s")
+        try daemon.waitForLog("event=timeout")
+        #expect(daemon.log.contains("seconds=1"))
+        if let background {
+            try daemon.waitUntil("the background child is gone") {
+                guard let stat = try? String(contentsOfFile: "/proc/\(background)/stat", encoding: .utf8) else { return true }
+                return stat.contains(") Z ")
+            }
+        }
+        #expect(try daemon.stop() & 0x7F == 0)
+    }
+}

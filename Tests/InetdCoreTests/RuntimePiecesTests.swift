@@ -155,6 +155,22 @@ import Testing
         #expect(deadlines.earliest() == nil)
     }
 
+    /// A per-handler timeout, cancelled at each reap, must not leave the
+    /// heap holding every spawn: stale entries are dropped once they
+    /// outnumber the live ones twice, and the order is kept.
+    @Test func cancelledDeadlinesDoNotPileUp() {
+        var deadlines = Deadlines<Int>()
+        for pid in 0..<100_000 {
+            deadlines.schedule(pid, at: Int64(1_000_000 + pid))
+            if pid % 100 != 0 { deadlines.cancel(pid) }  // reaped in time
+        }
+        #expect(deadlines.heap.count <= 2 * 1_000 + 64, "\(deadlines.heap.count) entries for 1,000 live ones")
+        #expect(deadlines.earliest() == 1_000_000)
+        var popped: [Int] = []
+        while let pid = deadlines.popDue(now: .max) { popped.append(pid) }
+        #expect(popped == Array(stride(from: 0, to: 100_000, by: 100)))
+    }
+
     @Test func addressRangesMatchByPrefix() {
         let net = AddressRange(bytes: [10, 1, 0, 0], prefix: 16)
         #expect(net.contains([10, 1, 200, 3]))

@@ -36,6 +36,9 @@ struct ChildTable {
         return child
     }
 
+    /// The running handler with this pid.
+    func child(_ pid: pid_t) -> Child? { byPID[pid] }
+
     /// Handlers of this service running now.
     func active(_ state: ServiceState) -> Int { running[ObjectIdentifier(state)] ?? 0 }
 

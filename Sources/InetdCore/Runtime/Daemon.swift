@@ -35,6 +35,10 @@ public final class Daemon {
         case execBound
         /// Listeners waiting for a child slot look again.
         case spawnSlot
+        /// A nowait handler's `timeout=` (`HandlerTimeout.swift`), and the
+        /// SIGKILL to its process group 5 s after the SIGTERM.
+        case handlerTimeout(pid_t)
+        case handlerKill(pid_t)
     }
 
     static let bindRetryMilliseconds: Int64 = 60_000
@@ -227,6 +231,8 @@ public final class Daemon {
             case .releaseStartupCode: _ = inetd_release_code_pages()
             case .execBound: killOverdueSpawns()
             case .spawnSlot: retryWaitingForSlot(now: now)
+            case .handlerTimeout(let pid): handlerTimedOut(pid)
+            case .handlerKill(let pgid): handlerKilled(pgid)
             }
         }
     }

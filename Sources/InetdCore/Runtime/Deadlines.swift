@@ -1,19 +1,25 @@
 /// Every timer of the loop in one set: the bind retry, back-off ends, the
-/// stop's grace and checks, the idle check of built-in connections (and
-/// per-child timeouts later). epoll_wait sleeps until the earliest; a turn
-/// takes what is due. Scheduling a key again moves it; the earliest is kept
-/// without scanning, so a wake-up costs the same with one timer or many.
+/// stop's grace and checks, the idle check of built-in connections, each
+/// child's bound on exec and each nowait handler's `timeout=`. epoll_wait
+/// sleeps until the earliest; a turn takes what is due. Scheduling a key
+/// again moves it; the earliest is kept without scanning, so a wake-up costs
+/// the same with one timer or many. A moved or cancelled time stays in the
+/// heap until it reaches the top, so once stale entries outnumber live ones
+/// twice the heap is rebuilt: a `timeout=` per connection, cancelled at
+/// each reap, would otherwise keep every spawn of the last `timeout=`
+/// seconds.
 struct Deadlines<Key: Hashable> {
     private var due: [Key: Int64] = [:]
     /// A min-heap of (time, key); entries whose time no longer matches `due`
     /// were moved or cancelled, and are skipped when they reach the top.
-    private var heap: [(at: Int64, key: Key)] = []
+    private(set) var heap: [(at: Int64, key: Key)] = []
 
     /// Sets `key` to fire at `at` (monotonic milliseconds), replacing any
     /// earlier setting.
     mutating func schedule(_ key: Key, at: Int64) {
         due[key] = at
         push((at, key))
+        compactIfStale()
     }
 
     /// Sets `key` unless it is already set.
@@ -21,7 +27,16 @@ struct Deadlines<Key: Hashable> {
         if due[key] == nil { schedule(key, at: at) }
     }
 
-    mutating func cancel(_ key: Key) { due[key] = nil }
+    mutating func cancel(_ key: Key) {
+        guard due.removeValue(forKey: key) != nil else { return }
+        compactIfStale()
+    }
+
+    /// A sorted array is a min-heap.
+    private mutating func compactIfStale() {
+        guard heap.count > 2 * due.count + 64 else { return }
+        heap = due.map { (at: $0.value, key: $0.key) }.sorted { $0.at < $1.at }
+    }
 
     /// The earliest time set, if any.
     mutating func earliest() -> Int64? {

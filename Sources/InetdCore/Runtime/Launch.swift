@@ -75,6 +75,7 @@ extension Daemon {
             state.spawned += 1
             for socket in held { socket.held = true }
             children.add(pid, Child(state: state, wait: state.wait, sockets: held, started: now, peer: peerAddress))
+            if case .connection = launch { startTimeout(pid, state, now: now) }
             deadlines.scheduleIfUnset(.execBound, at: now + Self.execBoundMilliseconds)
             if log.verbose {
                 if let peerAddress {
@@ -169,6 +170,7 @@ extension Daemon {
 
     private func childDidNotStart(_ pid: pid_t, _ error: SpawnError) {
         guard let child = children.remove(pid) else { return }
+        cancelTimeout(pid)
         child.state.spawned -= 1
         spawnFailed(child.state, error, peer: child.peer, holding: child.sockets)
         if child.sockets.isEmpty { handlerExited(child.state) }

@@ -72,7 +72,9 @@ public struct LoadedConfiguration {
         }
         if !options.allow.isEmpty { warn("allow=", "every source is served") }
         if !options.deny.isEmpty { warn("deny=", "every source is served") }
-        if options.timeoutSeconds != nil, !builtin { warn("timeout=", "handlers run until they exit") }
+        if options.timeoutSeconds != nil, !builtin, entry.wait || entry.socketType == .dgram {
+            messages.append("timeout= does not apply: a \(entry.wait ? "wait" : "dgram") handler runs until it exits")
+        }
         if options.proxy { warn("proxy", "no PROXY header is read; the handler gets it as data") }
         return messages
     }

@@ -14,6 +14,7 @@ extension Daemon {
                 if error.errno != ECHILD { log.error("reap_failed", ("error", "\(error)")) }
                 return
             }
+            cancelTimeout(pid)
             guard let child = children.remove(pid) else {
                 // Not ours: an orphan adopted while inetd is PID 1.
                 if log.verbose { log.debug("reaped", ("pid", "\(pid)"), ("status", "\(ExitStatus(status))")) }

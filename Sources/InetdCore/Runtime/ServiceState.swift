@@ -112,4 +112,10 @@ final class ServiceState {
 
     var entry: ServiceEntry { service.entry }
 
+    /// `timeout=` of a spawned nowait handler; a built-in's is its idle
+    /// timeout (`BuiltinConnection`), and a wait handler has none.
+    var handlerTimeoutSeconds: Int? {
+        builtin == nil && !handsOverSocket ? entry.options.timeoutSeconds : nil
+    }
+
 }
