@@ -26,6 +26,14 @@ struct DatagramHead {
     /// Nanoseconds since the epoch; 0 when the datagram carries no stamp.
     var arrival: Int64
 
+    /// The datagram at the head of the socket's queue, left there; nil when
+    /// none waits.
+    static func peek(_ fd: FileDescriptor) throws(SystemError) -> DatagramHead? {
+        var source = PeerBuffer()
+        guard let head = try Socket.peekDatagramHead(fd, source: &source) else { return nil }
+        return DatagramHead(length: head.length, source: source, arrival: head.arrival)
+    }
+
     /// Whether `now` is this datagram, still at the head. A stamp is the
     /// kernel's, so a datagram sent later with the same length and source
     /// is another one; where neither has a stamp (unix datagrams), length
@@ -83,13 +91,8 @@ extension Listener {
         }
         switch (endpoint.kind, endpoint.socketType) {
         case (_, .dgram):
-            var source = PeerBuffer()
             do {
-                if let head = try Socket.peekDatagramHead(fd, source: &source) {
-                    pendingAtStart = .datagram(DatagramHead(length: head.length, source: source, arrival: head.arrival))
-                } else {
-                    pendingAtStart = .noDatagram
-                }
+                pendingAtStart = try DatagramHead.peek(fd).map { .datagram($0) } ?? .noDatagram
             } catch {
                 pendingAtStart = .unknown
             }
@@ -125,9 +128,8 @@ extension Listener {
             if now < before + arrivals || (before > 0 && now == 0) { return .consumed }
             return before > 0 ? .untouched : .idle
         case .datagram(let start):
-            var source = PeerBuffer()
-            guard let head = (try? Socket.peekDatagramHead(fd, source: &source)) ?? nil else { return .consumed }
-            return start.isStill(DatagramHead(length: head.length, source: source, arrival: head.arrival)) ? .untouched : .consumed
+            guard let now = (try? DatagramHead.peek(fd)) ?? nil else { return .consumed }
+            return start.isStill(now) ? .untouched : .consumed
         case .noDatagram:
             return .idle
         case .unixQueue(let start):

@@ -8,7 +8,7 @@ struct EventToken: Equatable {
         case signals = 0
         case listener = 1
         case connection = 2
-        /// The eventfd of failed overlapped spawns (`SpawnReports`).
+        /// The eventfd of children that failed after their spawn (`SpawnReports`).
         case spawnReports = 3
     }
 

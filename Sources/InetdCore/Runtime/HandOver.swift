@@ -51,24 +51,13 @@ extension Daemon {
     /// non-blocking again, unless a reload removed them meanwhile.
     func takeBack(_ child: Child, pid: pid_t, status: ExitStatus, lived: Int64) {
         let state = child.state
-        let current = child.sockets.filter { listeners.isCurrent($0) && $0.fd != nil }
-        for socket in child.sockets {
-            socket.held = false
-            socket.countingArrivals = false
-        }
+        let current = giveBack(child.sockets, of: state)
         guard !current.isEmpty else { return }
         if current.contains(where: { $0.fd.map(Socket.isShutDown) ?? false }) {
             handOverBrokeSockets(current, state: state)
             return
         }
         account(exitOf: current, state: state, status: status, lived: lived)
-        for socket in current {
-            do {
-                try socket.fd?.setNonBlocking(true)
-            } catch {
-                log.error("takeback_failed", ("service", state.label), ("error", "\(error)"))
-            }
-        }
         // Each socket is polled under the state it has now: a reload that
         // kept the socket but changed its line gave it a new one. The other
         // sockets of a `wait,listen-fds` line (bound or added by a reload
@@ -76,21 +65,38 @@ extension Daemon {
         for socket in current { reconcileLine(of: socket) }
     }
 
+    /// The sockets a handler held come back to inetd, at its exit or when
+    /// it did not start: no longer held nor counting arrivals, and
+    /// non-blocking again (`O_NONBLOCK` lives on the file description the
+    /// handler shared). Returns the ones still bound in the table; a reload
+    /// may have closed the others.
+    func giveBack(_ sockets: [Listener], of state: ServiceState) -> [Listener] {
+        for socket in sockets {
+            socket.held = false
+            socket.countingArrivals = false
+        }
+        let current = sockets.filter { listeners.isCurrent($0) && $0.fd != nil }
+        for socket in current {
+            do {
+                try socket.fd?.setNonBlocking(true)
+            } catch {
+                log.error("takeback_failed", ("service", state.label), ("error", "\(error)"))
+            }
+        }
+        return current
+    }
+
     /// A handler shut down a socket it was given: a failed hand-over. The
     /// sockets that no longer listen are bound anew, and the service backs
     /// off (its handler would do it again), logged once per episode; the
-    /// others come back non-blocking, polled when the back-off ends.
+    /// others are polled when the back-off ends.
     func handOverBrokeSockets(_ sockets: [Listener], state: ServiceState) {
         for socket in sockets {
-            guard let fd = socket.fd else { continue }
-            if Socket.isShutDown(fd) {
-                rebind(socket)
-                if log.admit(.warn, "socket_shut_down", service: socket.state.label) {
-                    log.warn("socket_shut_down", ("service", socket.state.label), ("address", socket.name),
-                             ("action", socket.fd == nil ? "closed, bind retried" : "bound anew"))
-                }
-            } else {
-                try? fd.setNonBlocking(true)
+            guard let fd = socket.fd, Socket.isShutDown(fd) else { continue }
+            rebind(socket)
+            if log.admit(.warn, "socket_shut_down", service: socket.state.label) {
+                log.warn("socket_shut_down", ("service", socket.state.label), ("address", socket.name),
+                         ("action", socket.fd == nil ? "closed, bind retried" : "bound anew"))
             }
         }
         backOff(state, reason: "a handler shut its socket down")

@@ -73,7 +73,6 @@ extension Daemon {
         case .success(let pid):
             let now = monotonicMilliseconds()
             state.spawned += 1
-            for socket in held { socket.held = true }
             children.add(pid, Child(state: state, wait: state.wait, sockets: held, started: now, peer: peerAddress))
             if case .connection = launch { startTimeout(pid, state, now: now) }
             deadlines.scheduleIfUnset(.execBound, at: now + Self.execBoundMilliseconds)
@@ -128,21 +127,13 @@ extension Daemon {
             }
             return
         }
-        for socket in sockets {
-            socket.held = false
-            socket.countingArrivals = false
-        }
-        var dropped = false
-        for socket in sockets where listeners.isCurrent(socket) && socket.fd != nil {
-            try? socket.fd?.setNonBlocking(true)
-            if !dropped, let fd = socket.fd, (try? Socket.isReadable(fd)) == true {
-                dropPending(socket)
-                dropped = true
-            }
+        let current = giveBack(sockets, of: state)
+        if let waiting = current.first(where: { $0.fd.map { (try? Socket.isReadable($0)) == true } ?? false }) {
+            dropPending(waiting)
         }
         backOff(state, reason: "\(error)")
         // A reload may have given a socket another line since.
-        for socket in sockets where listeners.isCurrent(socket) { reconcileLine(of: socket) }
+        for socket in current where socket.state !== state { reconcileLine(of: socket) }
         if log.admit(.error, "spawn_failed", service: state.label) {
             log.error("spawn_failed", ("service", state.label), ("error", "\(error)"),
                       ("action", "pending input dropped, retry in \(state.backoffMilliseconds) ms"))

@@ -119,23 +119,6 @@ extension Socket {
         return Int(info.tcpi_unacked)
     }
 
-    /// The datagram at the head of the receive queue, left there: its full
-    /// length, with its source in `source`; nil when none is pending. C
-    /// equivalent: `recvfrom(2)` with MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT.
-    static func peekDatagram(_ fd: FileDescriptor, source: inout PeerBuffer) throws(SystemError) -> Int? {
-        source.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let flags = CInt(MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT)
-        do {
-            return try withUnsafeMutablePointer(to: &source.storage) { (p) throws(SystemError) -> Int in
-                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { (sa) throws(SystemError) -> Int in
-                    try syscall("recvfrom") { recvfrom(fd.rawValue, nil, 0, flags, sa, &source.length) }
-                }
-            }
-        } catch where error.errno == EAGAIN || error.errno == EWOULDBLOCK {
-            return nil
-        }
-    }
-
     /// Whether a read or accept would find something now. C equivalent:
     /// `poll(2)` with a zero timeout.
     static func isReadable(_ fd: FileDescriptor) throws(SystemError) -> Bool {
