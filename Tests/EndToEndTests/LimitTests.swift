@@ -11,9 +11,12 @@ import Testing
     @Test func maxCapsConcurrentHandlersAndEveryClientIsServed() throws {
         let port = try freePort()
         let dir = TemporaryDirectory()
-        let script = dir.write("slow", "#!/bin/sh\nsleep 2\necho served\n")
-        #expect(chmod(script, 0o755) == 0)
-        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,max=4 - \(script) slow\n", arguments: [])
+        // Read by sh, not exec'd: a script just written can be busy
+        // (ETXTBSY) while another test's child, cloned in that moment, holds
+        // the descriptor it was written through.
+        let script = dir.write("slow", "sleep 2\necho served\n")
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,max=4 - /bin/sh sh \(script)\n",
+                                       arguments: [])
         let served = ServedCount()
         let clients = DispatchGroup()
         // Threads of their own: concurrentPerform runs as many at once as
@@ -55,9 +58,8 @@ extension LimitTests {
     @Test func timeoutEndsAStuckHandlerAndItsChildren() throws {
         let port = try freePort()
         let dir = TemporaryDirectory()
-        let script = dir.write("stuck", "#!/bin/sh\ntrap '' TERM\nsleep 300 &\necho $!\nexec sleep 300\n")
-        #expect(chmod(script, 0o755) == 0)
-        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,timeout=1 - \(script) stuck\n")
+        let script = dir.write("stuck", "trap '' TERM\nsleep 300 &\necho $!\nexec sleep 300\n")
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,timeout=1 - /bin/sh sh \(script)\n")
         let client = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue), timeout: 20)
         try client.connect(makeAddress("127.0.0.1", port)!)
         let started = Date()
