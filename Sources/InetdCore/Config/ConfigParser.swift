@@ -428,6 +428,38 @@ public struct ConfigParser {
             if unix { throw fail("built-in services run over tcp or udp, not unix") }
             if options.listenFDs { throw fail("listen-fds does not apply to a built-in service") }
         }
+        try validateLimits(entry)
+    }
+
+    /// An option of this project's own that cannot hold on this line is an
+    /// error on it, never a silent no-op (SPEC 2). The numeric limits that
+    /// other dialects spell too (FreeBSD's `/C/R/P`, NetBSD's keys) are
+    /// warned of instead where they cannot apply, so that those files parse
+    /// unchanged (`LoadedConfiguration.notInForce`).
+    func validateLimits(_ entry: ServiceEntry) throws(Failure) {
+        let limits = entry.limits, options = entry.options
+        let unix = entry.transport.kind == .unix, builtin = entry.program.isBuiltin
+        let kind = entry.wait ? "a wait line" : "a dgram line"
+        // wait, or dgram: one handler gets the socket and reads its clients itself.
+        let handsOver = entry.wait || entry.socketType == .dgram
+        if options.timeoutSeconds != nil, handsOver, !builtin {
+            throw fail("timeout= does not apply to \(kind): its handler serves until it exits")
+        }
+        let prefixChanged = limits.sourcePrefixV4 != Limits.defaultSourcePrefixV4
+            || limits.sourcePrefixV6 != Limits.defaultSourcePrefixV6
+        if prefixChanged {
+            if unix { throw fail("ip-prefix= does not apply to a unix socket: its clients are counted by uid") }
+            if (limits.perSourceConcurrent ?? 0) == 0, (limits.perSourceRate ?? 0) == 0 {
+                throw fail("ip-prefix= only says what per-ip= and per-ip-rate= count, and neither is set")
+            }
+        }
+        if !options.allow.isEmpty || !options.deny.isEmpty {
+            if unix { throw fail("allow= and deny= judge addresses; a unix peer has none (per-ip= counts its uid)") }
+            // A built-in is answered by inetd itself, whatever its wait field says.
+            if entry.wait, !builtin {
+                throw fail("allow= and deny= do not apply to a wait line: its handler accepts its clients itself")
+            }
+        }
     }
 
     // MARK: - Values

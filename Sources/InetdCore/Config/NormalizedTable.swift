@@ -73,7 +73,10 @@ public enum NormalizedTable {
         if let n = limits.rate { parts.append("rate=\(n)") }
         if let n = limits.perSourceConcurrent { parts.append("per-ip=\(n)") }
         if let n = limits.perSourceRate { parts.append("per-ip-rate=\(n)") }
-        if limits.sourcePrefixV4 != Limits.defaultSourcePrefixV4 || limits.sourcePrefixV6 != Limits.defaultSourcePrefixV6 {
+        // What counts as one source, wherever a per-source limit is in force.
+        let perSource = (limits.perSourceConcurrent ?? 0) > 0 || (limits.perSourceRate ?? 0) > 0
+        if perSource && entry.transport.kind != .unix || limits.sourcePrefixV4 != Limits.defaultSourcePrefixV4
+            || limits.sourcePrefixV6 != Limits.defaultSourcePrefixV6 {
             parts.append("ip-prefix=\(limits.sourcePrefixV4)/\(limits.sourcePrefixV6)")
         }
         let options = entry.options

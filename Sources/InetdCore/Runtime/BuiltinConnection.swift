@@ -29,6 +29,8 @@ final class BuiltinConnection {
     var inputClosed = false
     var lastActivity: Int64
     var interest: Epoll.Events
+    /// Its client's source, for the per-source limits.
+    var source: SourceKey?
 
     static let bufferSize = 4096
 

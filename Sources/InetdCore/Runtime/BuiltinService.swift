@@ -26,15 +26,12 @@ extension Daemon {
     func acceptBuiltin(_ listener: Listener, _ kind: BuiltinKind) {
         guard let fd = listener.fd else { return }
         let state = listener.state
-        let cap = state.maxConcurrent
         var peer = PeerBuffer()
         var budget = Self.builtinAcceptBudget
-        while listener.polled, budget > 0 {
+        while budget > 0 {
             budget -= 1
-            if cap > 0, connections.active(state) >= cap {
-                reconcile(listener)  // at its cap: clients wait in the backlog
-                return
-            }
+            // At its cap or over its rate: clients wait in the backlog.
+            guard accepting(listener) else { return }
             let accepted: Socket.Accepted
             do {
                 accepted = try Socket.accept(fd, peer: &peer, nonBlocking: true)
@@ -44,21 +41,28 @@ extension Daemon {
             }
             guard case .connection(let connection) = accepted else { return }
             state.accepted += 1
+            guard case .admitted(let source) = admit(connection, peer: &peer, state: state, unix: false) else {
+                connection.close()
+                continue
+            }
+            countStart(state)
             switch kind {
             case .daytime, .time:
                 let reply = kind == .time ? BuiltinKind.timeReply() : BuiltinKind.daytimeReply()
                 _ = reply.withUnsafeBytes { try? Socket.send(connection, $0) }
                 connection.close()
+                releaseSource(source)
             case .echo, .discard, .chargen:
-                open(connection, kind, state)
+                open(connection, kind, state, source: source)
             }
         }
     }
 
-    func open(_ connection: FileDescriptor, _ kind: BuiltinKind, _ state: ServiceState) {
+    func open(_ connection: FileDescriptor, _ kind: BuiltinKind, _ state: ServiceState, source: SourceKey?) {
         let token = connections.reserve()
         let builtin = BuiltinConnection(fd: connection, kind: kind, state: state, token: token,
                                         now: monotonicMilliseconds())
+        builtin.source = source
         do {
             try Socket.capBuffers(connection, bytes: Self.builtinSocketBuffer)
             try epoll.add(connection, token: token.rawValue, events: builtin.interest)
@@ -66,6 +70,7 @@ extension Daemon {
             log.error("builtin_failed", ("service", state.label), ("error", "\(error)"))
             connection.close()
             connections.release(token)
+            releaseSource(source)
             return
         }
         connections.insert(builtin)
@@ -93,6 +98,7 @@ extension Daemon {
         try? epoll.remove(c.fd)
         c.fd.close()
         connections.remove(c)
+        releaseSource(c.source)
         listeners.forEachListener(of: c.state) { reconcile($0) }
     }
 
@@ -129,6 +135,8 @@ extension Daemon {
         let state = listener.state
         let buffer = datagrams.buffer
         for _ in 0..<64 {
+            // Over its rate: datagrams wait in the receive queue.
+            guard accepting(listener) else { return }
             var peer = PeerBuffer()
             guard case .done(let got)? = try? Socket.receiveDatagram(fd, into: buffer, from: &peer) else { return }
             state.accepted += 1
@@ -136,6 +144,8 @@ extension Daemon {
                 if log.verbose { log.debug("builtin_dropped", ("service", state.label), ("peer", peer.address().description)) }
                 continue
             }
+            guard admitDatagram(from: &peer, state: state) else { continue }
+            countStart(state)
             switch kind {
             case .echo: datagrams.reply(fd, &peer, UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
             case .discard: break

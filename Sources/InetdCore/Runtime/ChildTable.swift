@@ -13,11 +13,14 @@ struct Child {
     /// A nowait handler's client, for the line that reports a spawn that
     /// failed after it returned (`Daemon.collectLateSpawnFailures`).
     var peer: SocketAddress?
+    /// Its client's source, for the per-source limits.
+    var source: SourceKey?
 }
 
 /// Every handler inetd started and has not reaped, and how many of each
-/// service run now (the count a concurrency cap reads; per-source counts go
-/// here too when limits are enforced). Only the spawn and reap paths change it.
+/// service run now (the count a concurrency cap reads; each child carries
+/// its source, which the per-source table counts, `SourceTable`). Only the
+/// spawn and reap paths change it.
 struct ChildTable {
     private var byPID: [pid_t: Child] = [:]
     private var running: [ObjectIdentifier: Int] = [:]

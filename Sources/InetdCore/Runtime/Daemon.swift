@@ -39,6 +39,10 @@ public final class Daemon {
         /// SIGKILL to its process group 5 s after the SIGTERM.
         case handlerTimeout(pid_t)
         case handlerKill(pid_t)
+        /// The next token of a service over its `rate=` (`Admission.swift`).
+        case rateWindow(ObjectIdentifier)
+        /// The per-source table drops what it no longer needs.
+        case sourceSweep
     }
 
     static let bindRetryMilliseconds: Int64 = 60_000
@@ -59,6 +63,7 @@ public final class Daemon {
     var services: [ServiceState] = []
     var listeners = ListenerTable()
     var children = ChildTable()
+    var sources = SourceTable()
     var connections = ConnectionTable()
     var deadlines = Deadlines<Timer>()
     var descriptors: DescriptorBudget
@@ -233,6 +238,8 @@ public final class Daemon {
             case .spawnSlot: retryWaitingForSlot(now: now)
             case .handlerTimeout(let pid): handlerTimedOut(pid)
             case .handlerKill(let pgid): handlerKilled(pgid)
+            case .rateWindow(let id): rateWindowOpened(id, now: now)
+            case .sourceSweep: sweepSources()
             }
         }
     }

@@ -11,6 +11,7 @@ extension Daemon {
     func handOver(_ listener: Listener) {
         let state = listener.state
         guard let program = state.program, listener.fd != nil else { return }
+        guard admitPendingDatagrams(listener) else { return }
         guard spawnSlotReady(for: listener) else { return }
         let sockets = state.holdsAllSockets ? listeners.listeners(of: state).filter { $0.fd != nil } : [listener]
         // One line, one holder: a socket of the line is still held (a reload
@@ -32,6 +33,24 @@ extension Daemon {
             reconcile(socket)
         }
         launch(state.listenFDs ? .activation(sockets) : .socket(listener), state, program)
+    }
+
+    /// A nowait dgram line with `allow=`/`deny=`: the datagram that would
+    /// start the handler is judged by its source, and a refused one is
+    /// dropped, at most 64 a turn (the socket is level-triggered: the rest
+    /// wake the next turn). True when an admitted datagram waits at the
+    /// head. A handler that reads on past it gets what follows unjudged,
+    /// as the socket is its own then (docs/limits.md).
+    func admitPendingDatagrams(_ listener: Listener) -> Bool {
+        let state = listener.state
+        guard state.limits.access != nil, !state.wait, listener.endpoint.socketType == .dgram,
+              let fd = listener.fd else { return true }
+        for _ in 0..<64 {
+            guard var head = (try? DatagramHead.peek(fd)) ?? nil else { return false }
+            if admitDatagram(from: &head.source, state: state) { return true }
+            _ = try? Socket.discardDatagram(fd)
+        }
+        return false
     }
 
     /// After a failed hand-over, the input that woke the loop is consumed, so

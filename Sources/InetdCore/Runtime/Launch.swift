@@ -7,7 +7,8 @@ enum Launch {
     /// nowait stream: the connection on 0 and 1 (and 2 with
     /// `stderr=socket`), or on 3 for `nowait,listen-fds`; the UCSPI
     /// variables of its client.
-    case connection(FileDescriptor, peer: PeerBuffer, on: Listener)
+    /// `source` is counted by the per-source limits while the handler runs.
+    case connection(FileDescriptor, peer: PeerBuffer, on: Listener, source: SourceKey?)
     /// wait, and nowait dgram: the socket on 0 and 1 (PROTO for nowait dgram).
     case socket(Listener)
     /// `wait,listen-fds` (every bound socket of the line) and
@@ -42,11 +43,14 @@ extension Daemon {
     /// connection and formats no text unless a line is logged.
     func launch(_ launch: Launch, _ state: ServiceState, _ program: PreparedProgram) {
         var peerAddress: SocketAddress?
+        var source: SourceKey?
         let result: Result<pid_t, SpawnError>
+        countStart(state)
         switch launch {
-        case .connection(let connection, var peer, let listener):
+        case .connection(let connection, var peer, let listener, let counted):
             result = spawnConnection(program, state, connection, &peer, listener)
             peerAddress = peer.address()
+            source = counted
         case .socket(let listener):
             let fd = listener.fd?.rawValue ?? -1
             var fds: (CInt, CInt, CInt) = (fd, fd, 2)
@@ -73,7 +77,8 @@ extension Daemon {
         case .success(let pid):
             let now = monotonicMilliseconds()
             state.spawned += 1
-            children.add(pid, Child(state: state, wait: state.wait, sockets: held, started: now, peer: peerAddress))
+            children.add(pid, Child(state: state, wait: state.wait, sockets: held, started: now, peer: peerAddress,
+                                    source: source))
             if case .connection = launch { startTimeout(pid, state, now: now) }
             deadlines.scheduleIfUnset(.execBound, at: now + Self.execBoundMilliseconds)
             if log.verbose {
@@ -84,6 +89,7 @@ extension Daemon {
                 }
             }
         case .failure(let error):
+            releaseSource(source)
             spawnFailed(state, error, peer: peerAddress, holding: held)
         }
     }
@@ -161,6 +167,7 @@ extension Daemon {
 
     private func childDidNotStart(_ pid: pid_t, _ error: SpawnError) {
         guard let child = children.remove(pid) else { return }
+        releaseSource(child.source)
         cancelTimeout(pid)
         child.state.spawned -= 1
         spawnFailed(child.state, error, peer: child.peer, holding: child.sockets)

@@ -16,6 +16,9 @@ enum ListenerPhase: Equatable, CustomStringConvertible {
     case lineHeld
     /// Its service backs off (a crash loop, a failed hand-over).
     case backingOff
+    /// Its service has used its `rate=` for now: polled again when the
+    /// next start is allowed (`TokenBucket`).
+    case overRate
     /// Its service runs as many handlers or connections as its `max=`.
     case atCap
     /// Every child slot is lent to a child not yet exec'd; looked at again
@@ -35,6 +38,8 @@ enum ListenerPhase: Equatable, CustomStringConvertible {
         var lineHeld = false
         /// `ServiceState.resumeAt` is set.
         var backingOff = false
+        /// `ServiceState.rateResumeAt` is set.
+        var overRate = false
         /// The service's handlers (`ChildTable`) or built-in connections
         /// (`ConnectionTable`) are at its cap.
         var atCap = false
@@ -44,13 +49,15 @@ enum ListenerPhase: Equatable, CustomStringConvertible {
 
     /// The one decision. A reason that lasts longer comes first: a held
     /// socket is not polled whatever else holds, and a back-off outlasts a
-    /// handler's exit, which ends the cap.
+    /// handler's exit, which ends the cap; a rate's window outlasts a
+    /// handler's exit too.
     init(_ facts: Facts) {
         if !facts.bound { self = .unbound }
         else if facts.stopping { self = .stopping }
         else if facts.held { self = .handedOver(countingArrivals: facts.countingArrivals) }
         else if facts.lineHeld { self = .lineHeld }
         else if facts.backingOff { self = .backingOff }
+        else if facts.overRate { self = .overRate }
         else if facts.atCap { self = .atCap }
         else if facts.waitingForSlot { self = .waitingForSlot }
         else { self = .listening }
@@ -74,6 +81,7 @@ enum ListenerPhase: Equatable, CustomStringConvertible {
         case .handedOver: return "handed-over"
         case .lineHeld: return "line-held"
         case .backingOff: return "backoff"
+        case .overRate: return "over-rate"
         case .atCap: return "at-cap"
         case .waitingForSlot: return "waiting-for-slot"
         case .listening: return "listening"

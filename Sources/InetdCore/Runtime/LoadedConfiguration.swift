@@ -53,29 +53,27 @@ public struct LoadedConfiguration {
         }
     }
 
-    /// What a valid line asks for that this version does not do yet, one
-    /// message each: an option parsed but not enforced. Nothing may look in
-    /// force that is not.
+    /// What a valid line asks for that is not in force, one message each: a
+    /// limit another dialect spells too that cannot apply to this line
+    /// (the line runs, as in that dialect), or an option this version does
+    /// not do yet. Nothing may look in force that is not.
     public static func notInForce(_ entry: ServiceEntry) -> [String] {
         var messages: [String] = []
         func warn(_ option: String, _ instead: String) { messages.append("\(option) is not enforced yet: \(instead)") }
-        let builtin = entry.program.isBuiltin
-        let limits = entry.limits, options = entry.options
-        if limits.maxConcurrent != nil, !builtin, entry.wait || entry.socketType == .dgram {
-            messages.append("max= does not apply: a \(entry.wait ? "wait" : "dgram") line runs one handler per socket")
+        let limits = entry.limits
+        let kind = entry.wait ? "a wait line" : "a dgram line"
+        if entry.wait || entry.socketType == .dgram {
+            // wait, or dgram: one handler gets the socket and reads its clients itself.
+            if let max = limits.maxConcurrent, max > 0, !(entry.wait && max == 1) {
+                messages.append("max= does not apply to \(kind): one handler at a time holds the socket")
+            }
+            for (name, value) in [("per-ip", limits.perSourceConcurrent), ("per-ip-rate", limits.perSourceRate)] {
+                if let value, value > 0 {
+                    messages.append("\(name)= does not apply to \(kind): inetd never sees each client")
+                }
+            }
         }
-        if limits.rate != nil { warn("rate=", "spawns are not rate-limited") }
-        if limits.perSourceConcurrent != nil { warn("per-ip=", "sources are not capped") }
-        if limits.perSourceRate != nil { warn("per-ip-rate=", "sources are not rate-limited") }
-        if limits.sourcePrefixV4 != Limits.defaultSourcePrefixV4 || limits.sourcePrefixV6 != Limits.defaultSourcePrefixV6 {
-            warn("ip-prefix=", "no per-source limit is enforced")
-        }
-        if !options.allow.isEmpty { warn("allow=", "every source is served") }
-        if !options.deny.isEmpty { warn("deny=", "every source is served") }
-        if options.timeoutSeconds != nil, !builtin, entry.wait || entry.socketType == .dgram {
-            messages.append("timeout= does not apply: a \(entry.wait ? "wait" : "dgram") handler runs until it exits")
-        }
-        if options.proxy { warn("proxy", "no PROXY header is read; the handler gets it as data") }
+        if entry.options.proxy { warn("proxy", "no PROXY header is read; the handler gets it as data") }
         return messages
     }
 

@@ -11,7 +11,8 @@ extension Daemon {
             bound: listener.fd != nil, stopping: shutdown.stopping, held: listener.held,
             countingArrivals: listener.countingArrivals,
             lineHeld: state.holdsAllSockets && listeners.anyHeld(of: state),
-            backingOff: state.resumeAt != nil, atCap: atCap(state), waitingForSlot: listener.waitingForSlot))
+            backingOff: state.resumeAt != nil, overRate: state.rateResumeAt != nil, atCap: atCap(state),
+            waitingForSlot: listener.waitingForSlot))
     }
 
     /// A nowait service at its `max=` (default 64): as many handlers

@@ -20,6 +20,7 @@ extension Daemon {
                 if log.verbose { log.debug("reaped", ("pid", "\(pid)"), ("status", "\(ExitStatus(status))")) }
                 continue
             }
+            releaseSource(child.source)
             finished(child, pid: pid, status: status)
         }
     }

@@ -15,10 +15,18 @@ final class ServiceState {
     var accepted = 0
     var spawned = 0
     var execFailures = 0
-    /// `max=`: concurrent handlers of a nowait service, or connections of
-    /// a built-in (default 64, systemd's); 0 means no cap, as FreeBSD's
-    /// `/C` 0.
-    private(set) var maxConcurrent: Int
+    /// The line's limits and access rules, compiled once per load.
+    private(set) var limits: ServiceLimits
+    var maxConcurrent: Int { limits.maxConcurrent }
+    var counters = LimitCounters()
+    /// `rate=`: the service's starts.
+    var startBucket = TokenBucket()
+    /// Over its `rate=`: no socket of the service is polled before this
+    /// time (monotonic milliseconds), when the next token comes.
+    var rateResumeAt: Int64?
+    /// The service's number in the per-source table, given at its first
+    /// judged connection.
+    var sourceService: UInt32?
 
     /// Services that hand their sockets over (wait, nowait dgram): the
     /// crash-loop state (docs/DESIGN.md "Crash loops"), shared by every socket
@@ -44,23 +52,24 @@ final class ServiceState {
     init(service: Service, environment: HandlerEnvironment) {
         self.service = service
         self.environment = environment
-        (wait, stderrToSocket, listenFDs, builtin, maxConcurrent) = Self.settings(service)
+        (wait, stderrToSocket, listenFDs, builtin) = Self.settings(service)
+        limits = ServiceLimits(service.entry)
         handsOverSocket = wait || service.entry.socketType == .dgram
     }
 
-    private static func settings(_ service: Service) -> (Bool, Bool, Bool, BuiltinKind?, Int) {
+    private static func settings(_ service: Service) -> (Bool, Bool, Bool, BuiltinKind?) {
         let entry = service.entry
         var builtin: BuiltinKind?
         if case .builtin(let name) = entry.program { builtin = BuiltinKind(rawValue: name) }
-        return (entry.wait, entry.options.stderrToSocket, entry.options.listenFDs, builtin,
-                entry.limits.maxConcurrent ?? Limits.defaultMaxConcurrent)
+        return (entry.wait, entry.options.stderrToSocket, entry.options.listenFDs, builtin)
     }
 
     /// A reload kept this service: the new line applies to new connections;
     /// the counters and the hand-over state stay.
     func take(_ next: Service) {
         service = next
-        (wait, stderrToSocket, listenFDs, builtin, maxConcurrent) = Self.settings(next)
+        (wait, stderrToSocket, listenFDs, builtin) = Self.settings(next)
+        limits = ServiceLimits(next.entry)
         handsOverSocket = wait || next.entry.socketType == .dgram
         preparedProgram = nil
         cachedLabel = nil

@@ -16,11 +16,12 @@ extension Daemon {
         guard let fd = listener.fd else { return }
         var peer = PeerBuffer()
         var budget = Self.spawnAcceptBudget
-        while listener.polled, budget > 0 {
+        while budget > 0 {
             budget -= 1
-            // At its cap the socket leaves the loop: clients wait in the
-            // backlog until a handler exits (`handlerExited`).
-            guard !atCap(listener.state) else { return reconcile(listener) }
+            // At its cap or over its rate the socket leaves the loop: clients
+            // wait in the backlog until a handler exits (`handlerExited`) or
+            // the next start is allowed (`rateWindowOpened`).
+            guard accepting(listener) else { return }
             guard spawnSlotReady(for: listener) else { return }
             let accepted: Socket.Accepted
             do {
@@ -40,9 +41,27 @@ extension Daemon {
                 return
             }
             guard case .connection(let connection) = accepted else { return }
-            serve(connection, peer: &peer, on: listener)
+            listener.state.accepted += 1
+            if case .admitted(let source) = admit(connection, peer: &peer, state: listener.state,
+                                                  unix: listener.endpoint.kind == .unix) {
+                serve(connection, peer: &peer, on: listener, source: source)
+            }
             connection.close()
         }
+    }
+
+    /// Whether the listener may take one more connection now: its phase,
+    /// judged anew after each (a spawn may have reached the cap or used the
+    /// last token); if not, epoll is made to agree.
+    func accepting(_ listener: Listener) -> Bool {
+        let now = phase(of: listener)
+        if now == .listening { return true }
+        if now == .atCap {
+            listener.state.counters.atCap += 1
+            if log.verbose { log.debug("at_cap", ("service", listener.state.label)) }
+        }
+        reconcile(listener)
+        return false
     }
 
     /// Out of descriptors: give up the reserve, accept one connection and
@@ -60,11 +79,10 @@ extension Daemon {
     }
 
     /// One handler for one connection (`Launch.connection`).
-    func serve(_ connection: FileDescriptor, peer: inout PeerBuffer, on listener: Listener) {
+    func serve(_ connection: FileDescriptor, peer: inout PeerBuffer, on listener: Listener, source: SourceKey?) {
         let state = listener.state
-        state.accepted += 1
-        guard let program = state.program else { return }
-        launch(.connection(connection, peer: peer, on: listener), state, program)
+        guard let program = state.program else { return releaseSource(source) }
+        launch(.connection(connection, peer: peer, on: listener, source: source), state, program)
     }
 
     /// `LISTEN_PID=` and a pid of up to 20 digits, with its NUL.

@@ -5,10 +5,14 @@ extension Daemon {
             let state = listener.state
             let condition = phase(of: listener).description
             let active = children.active(state) + connections.active(state)
+            let held = state.counters
             log.info("state", ("service", state.label), ("address", listener.endpoint.description), ("state", condition),
                      ("active", "\(active)"), ("accepted", "\(state.accepted)"), ("spawned", "\(state.spawned)"),
-                     ("exec_failures", "\(state.execFailures)"))
+                     ("exec_failures", "\(state.execFailures)"), ("at_cap", "\(held.atCap)"),
+                     ("over_rate", "\(held.overRate)"), ("denied", "\(held.denied)"),
+                     ("over_per_ip", "\(held.overPerSource)"), ("over_per_ip_rate", "\(held.overPerSourceRate)"))
         }
-        log.info("state", ("children", "\(children.count)"), ("services", "\(services.count)"))
+        log.info("state", ("children", "\(children.count)"), ("services", "\(services.count)"),
+                 ("sources", "\(sources.count)"), ("sources_evicted", "\(sources.evicted)"))
     }
 }

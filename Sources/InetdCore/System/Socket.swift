@@ -83,6 +83,30 @@ struct PeerBuffer {
     func address() -> SocketAddress {
         withUnsafeBytes(of: storage) { SocketAddress(raw: $0.baseAddress!, length: length) }
     }
+
+    /// The peer's IP address, a v4-mapped IPv6 one as the IPv4 address it
+    /// carries (what access rules and per-source limits judge); nil for
+    /// any other family. Reads the bytes in place: nothing is allocated.
+    var ipAddress: IPAddress? {
+        withUnsafeBytes(of: storage) { raw -> IPAddress? in
+            func word(_ offset: Int, _ count: Int) -> UInt64 {
+                var value: UInt64 = 0
+                for i in offset..<offset + count { value = value << 8 | UInt64(raw[i]) }
+                return value
+            }
+            switch raw.load(as: sa_family_t.self) {
+            case sa_family_t(AF_INET):
+                return IPAddress(ipv4: UInt32(word(4, 4)))
+            case sa_family_t(AF_INET6):
+                // sin6_addr at offset 8: ::ffff:a.b.c.d is IPv4.
+                let high = word(8, 8), low = word(16, 8)
+                if high == 0, low >> 32 == 0xFFFF { return IPAddress(ipv4: UInt32(truncatingIfNeeded: low)) }
+                return IPAddress(ipv6High: high, low: low)
+            default:
+                return nil
+            }
+        }
+    }
 }
 
 extension Socket {
