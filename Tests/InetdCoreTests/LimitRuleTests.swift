@@ -139,7 +139,7 @@ import Testing
         do { let ok = table.admit(key, concurrent: 1, rate: 3, now: now) == .overRate; #expect(ok) }
         // The bucket still remembers: the entry stays until it is full.
         #expect(table.count == 1)
-        table.sweep(now: now + 61_000_000)
+        _ = table.sweep(now: now + 61_000_000)
         #expect(table.count == 0)
     }
 

@@ -83,7 +83,7 @@ extension Daemon {
     }
 
     func sweepSources() {
-        sources.sweep(now: monotonicMicroseconds())
+        if sources.sweep(now: monotonicMicroseconds()) { releaseFreeHeap() }
         if sources.count > 0 { scheduleSourceSweep() }
     }
 

@@ -100,28 +100,49 @@ struct SourceTable {
     /// Full: first the entries that carry nothing go; if that leaves more
     /// than three quarters of the room taken, idle entries go, in the
     /// dictionary's order (arbitrary, so a flood cannot choose which), down
-    /// to three quarters. Each sweep frees a quarter of the table, so its
-    /// cost is spread over that many insertions.
+    /// to three quarters. Each time frees a quarter of the table, so its
+    /// cost is spread over that many insertions. Entries are removed in
+    /// place: a full table keeps its storage rather than building another
+    /// beside it.
     private mutating func makeRoom(now: Int64) {
-        sweep(now: now)
+        remove(upTo: entries.count) { $0.carriesNothing(now: now) }
         let target = Self.capacity * 3 / 4
-        guard entries.count > target else { return }
-        var idle: [SourceKey] = []
-        idle.reserveCapacity(entries.count - target)
-        for (key, entry) in entries where entry.running == 0 {
-            idle.append(key)
-            if idle.count == entries.count - target { break }
-        }
-        for key in idle { entries[key] = nil }
-        evicted += idle.count
+        if entries.count > target { evicted += remove(upTo: entries.count - target) { $0.running == 0 } }
     }
 
-    /// Drops the entries that carry nothing, into a dictionary sized for
-    /// what is left: after a flood the table's memory goes back too.
-    mutating func sweep(now: Int64) {
+    /// Drops the entries that carry nothing; once what is left fills less
+    /// than a quarter of the storage (after a flood), the storage is made
+    /// anew at its size and true is returned: the caller gives the freed
+    /// heap back to the system.
+    mutating func sweep(now: Int64) -> Bool {
+        remove(upTo: entries.count) { $0.carriesNothing(now: now) }
+        guard entries.capacity > 64, entries.count * 4 < entries.capacity else { return false }
         var kept: [SourceKey: Entry] = [:]
-        kept.reserveCapacity(entries.count(where: { !$0.value.carriesNothing(now: now) }))
-        for (key, entry) in entries where !entry.carriesNothing(now: now) { kept[key] = entry }
+        kept.reserveCapacity(entries.count)
+        for (key, entry) in entries { kept[key] = entry }
         entries = kept
+        return true
     }
+
+    /// Removes up to `limit` entries that `goes` picks, in batches of keys
+    /// (a dictionary cannot drop entries while it is walked): a few KiB of
+    /// scratch, not a copy of the table.
+    @discardableResult
+    private mutating func remove(upTo limit: Int, where goes: (Entry) -> Bool) -> Int {
+        var removed = 0
+        var batch: [SourceKey] = []
+        batch.reserveCapacity(Self.removalBatch)
+        repeat {
+            batch.removeAll(keepingCapacity: true)
+            for (key, entry) in entries where goes(entry) {
+                batch.append(key)
+                if batch.count == Self.removalBatch || removed + batch.count == limit { break }
+            }
+            for key in batch { entries[key] = nil }
+            removed += batch.count
+        } while batch.count == Self.removalBatch && removed < limit
+        return removed
+    }
+
+    private static let removalBatch = 256
 }
