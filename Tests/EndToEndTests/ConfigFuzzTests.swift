@@ -121,7 +121,30 @@ enum FuzzCorpus {
         "7013 stream tcp nowait,ip-prefix=32/128,per-ip-rate=10 - /nonexistent x",
     ]
 
-    static let all = openBSD + freeBSD + debian + xinetd
+    // origin: NetBSD inetd.conf(5) and src/tests/usr.sbin/inetd (2021,
+    // 2026): positional accept_max (stream,N), :N rates, k/m buffer sizes.
+    static let netBSD = [
+        "/tmp/sock stream,2 unix nowait root /tmp/run run",
+        "ftp stream,10 tcp,rcvbuf=64k,sndbuf=1m nowait:40 root /usr/libexec/ftpd ftpd -ll",
+        "comsat dgram udp wait:10 root /usr/libexec/comsat comsat",
+        "7014 stream,4:dataready tcp nowait.0 root /bin/cat cat",
+    ]
+
+    // NetBSD's key-values blocks, from the same sources; never in a
+    // daemon run's file, where `bind` could name any address.
+    static let netBSDBlocks = [
+        "5432 on\n\tprotocol = udp,\n\twait = yes,\n\tuser = root,\n\tservice_max = 5,\n\tip_max = 3,\n"
+            + "\texec = test_server,\n\targs = test_server dgram wait;",
+        "/tmp/sock on\n\tsocktype = stream,\n\tprotocol = unix,\n\taccept_max = 2,\n\twait = no,\n\tuser = root,\n"
+            + "\texec = /tmp/run,\n\targs = run;",
+        "echo on protocol = tcp, user = root, ipsec =; daytime off protocol = udp, user = root; 7 stream tcp nowait root internal",
+        "7015 on# comment\n bind = ::1, protocol = tcp6, wait = no, user = nobody, group = nogroup, sndbuf = 8k,\n"
+            + "  exec = /bin/sh, # comment\n  args = sh -c \"echo 'a b' # c\" '\\x41\\n' \"\";",
+        "7016 off protocol = tcp, wait = maybe, user = root, exec = /bin/cat, service_max = 0, ip_max = 0, accept_max = 0;",
+        "7017 on protocol tcp, user = root; 7018 on protocol = tcp, user = root, args = \"unclosed;",
+    ]
+
+    static let all = openBSD + freeBSD + debian + xinetd + netBSD + netBSDBlocks
 
     /// Numbers that overflow or are not numbers at all.
     static let evilNumbers = [
@@ -239,7 +262,9 @@ struct ConfigFuzzer {
     /// A line for a daemon run: fields 1... from the corpus, field 0 chosen
     /// so that it can only name a loopback address or a path in `directory`.
     func loopbackLine(_ rng: inout SplitMix64, directory: String, file: Int, line: Int) -> [UInt8] {
-        var fields = fieldsOf(Array(rng.pick(FuzzCorpus.all.filter { !$0.hasPrefix("#") && !$0.hasPrefix(" ") && !$0.hasSuffix(":") }).utf8))
+        var fields = fieldsOf(Array(rng.pick(FuzzCorpus.all.filter {
+            !$0.hasPrefix("#") && !$0.hasPrefix(" ") && !$0.hasSuffix(":") && !FuzzCorpus.netBSDBlocks.contains($0)
+        }).utf8))
         let port = 40000 + (file * 10 + line) % 20000
         let proto = fields.count > 2 ? String(decoding: fields[2], as: UTF8.self) : ""
         let original = String(decoding: fields[0], as: UTF8.self)

@@ -1,6 +1,8 @@
-/// The inetd.conf grammar: OpenBSD, FreeBSD and Debian dialects plus this
-/// project's `,key=value` options. Pure: text in, entries and diagnostics out;
-/// names are looked up later, by `ServiceResolver`.
+/// The inetd.conf grammar: OpenBSD, FreeBSD, NetBSD and Debian dialects plus
+/// this project's `,key=value` options; NetBSD's key-values blocks are read by
+/// `KeyValueBlockReader` and mapped in NetBSDKeys.swift. Pure: text in,
+/// entries and diagnostics out; names are looked up later, by
+/// `ServiceResolver`.
 public struct ConfigParser {
     public let file: String
 
@@ -19,24 +21,37 @@ public struct ConfigParser {
         var result = Result()
         var defaultHosts = ["*"]
         result.entries.reserveCapacity(text.utf8.count / 40)
-        forEachLogicalLine(text, diagnostics: &result.diagnostics) { logical, diagnostics in
-            let fields = logical.fields
-            if fields.count == 1, fields[0].hasSuffix(":") {
-                // OpenBSD: a line that is only `addr:` sets the default address.
-                let hosts = String(fields[0].dropLast())
-                switch parseHosts(hosts) {
-                case .success(let parsed): defaultHosts = parsed
-                case .failure(let message): diagnostics.append(error(logical.line, message.text))
+        forEachDefinition(text, diagnostics: &result.diagnostics) { definition, diagnostics in
+            let parsed: ServiceEntry?
+            switch definition {
+            case .line(let logical):
+                let fields = logical.fields
+                if fields.count == 1, fields[0].hasSuffix(":") {
+                    // OpenBSD: a line that is only `addr:` sets the default address.
+                    let hosts = String(fields[0].dropLast())
+                    switch parseHosts(hosts) {
+                    case .success(let parsed): defaultHosts = parsed
+                    case .failure(let message): diagnostics.append(error(logical.line, message.text))
+                    }
+                    return
                 }
-                return
+                result.entryLineCount += 1
+                switch parseEntry(fields, line: logical.line, defaultHosts: defaultHosts) {
+                case .success(let entry): parsed = entry
+                case .failure(let message):
+                    diagnostics.append(error(logical.line, message.text))
+                    parsed = nil
+                }
+            case .block(let block):
+                // An `off` block is checked, and serves nothing: it is no
+                // entry for the "no valid line" rule either.
+                if block.enabled { result.entryLineCount += 1 }
+                parsed = entry(from: block, defaultHosts: defaultHosts, diagnostics: &diagnostics)
+                guard block.enabled else { return }
             }
-            result.entryLineCount += 1
-            switch parseEntry(fields, line: logical.line, defaultHosts: defaultHosts) {
-            case .success(var entry):
-                if let before = result.entries.last { entry.share(with: before) }
-                result.entries.append(entry)
-            case .failure(let message): diagnostics.append(error(logical.line, message.text))
-            }
+            guard var entry = parsed else { return }
+            if let before = result.entries.last { entry.share(with: before) }
+            result.entries.append(entry)
         }
         return result
     }
@@ -48,21 +63,30 @@ public struct ConfigParser {
         var fields: [String]
     }
 
+    /// What the file holds, in order: positional entries (logical lines) and
+    /// NetBSD's key-values blocks.
+    enum Definition {
+        case line(LogicalLine)
+        case block(KeyValueBlock)
+    }
+
     /// Joins continuation lines (a line starting with a blank continues the
     /// entry before it, as in OpenBSD), drops comments and blank lines, and
     /// hands each entry to `body` once the next line shows it is complete;
-    /// no list of all lines is kept.
+    /// no list of all lines is kept. A line whose second field is `on` or
+    /// `off` starts a key-values block instead, read by `KeyValueBlockReader`
+    /// up to its `;`; the rest of that line is read as a line of its own.
     ///
     /// Works on UTF-8 bytes: every separator is ASCII, and splitting by
     /// Character would cost grapheme breaking on every byte of the file.
-    func forEachLogicalLine(_ text: String, diagnostics: inout [Diagnostic],
-                            _ body: (LogicalLine, inout [Diagnostic]) -> Void) {
+    func forEachDefinition(_ text: String, diagnostics: inout [Diagnostic],
+                           _ body: (Definition, inout [Diagnostic]) -> Void) {
         var text = text
-        text.withUTF8 { forEachLogicalLine(bytes: $0, diagnostics: &diagnostics, body) }
+        text.withUTF8 { forEachDefinition(bytes: $0, diagnostics: &diagnostics, body) }
     }
 
-    func forEachLogicalLine(bytes: UnsafeBufferPointer<UInt8>, diagnostics: inout [Diagnostic],
-                            _ body: (LogicalLine, inout [Diagnostic]) -> Void) {
+    func forEachDefinition(bytes: UnsafeBufferPointer<UInt8>, diagnostics: inout [Diagnostic],
+                           _ body: (Definition, inout [Diagnostic]) -> Void) {
         let newline = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
         let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), hash = UInt8(ascii: "#")
         var pending: LogicalLine?
@@ -71,56 +95,86 @@ public struct ConfigParser {
         // of a commented-out entry (update-inetd's `#<off>#` on a wrapped
         // one) must not become arguments of the entry above the comment.
         var lineStart = 0
+        // lineStart is just past a block's `;`, inside line `number`.
+        var afterBlock = false
         while lineStart <= bytes.count {
             var lineEnd = lineStart
             while lineEnd < bytes.count, bytes[lineEnd] != newline { lineEnd += 1 }
-            if lineStart == bytes.count, lineEnd == bytes.count, number > 0 { break }  // after the final newline
-            number += 1
+            if afterBlock {
+                if lineStart == bytes.count { break }
+            } else {
+                if lineStart == bytes.count, lineEnd == bytes.count, number > 0 { break }  // after the final newline
+                number += 1
+            }
             var bodyEnd = lineEnd
             if bodyEnd > lineStart, bytes[bodyEnd - 1] == cr { bodyEnd -= 1 }  // CRLF files
             var fields: [String] = []
             fields.reserveCapacity(8)  // an entry's six fields and an argument or two
+            var secondFieldStart = 0
             var i = lineStart
             while i < bodyEnd {
                 while i < bodyEnd, bytes[i] == space || bytes[i] == tab { i += 1 }
                 let fieldStart = i
                 while i < bodyEnd, bytes[i] != space, bytes[i] != tab { i += 1 }
                 if i > fieldStart {
+                    if fields.count == 1 { secondFieldStart = fieldStart }
                     fields.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[fieldStart..<i]), as: UTF8.self))
                 }
             }
             let bodyIsEmpty = bodyEnd == lineStart
-            let startsBlank = !bodyIsEmpty && (bytes[lineStart] == space || bytes[lineStart] == tab)
+            let startsBlank = !afterBlock && !bodyIsEmpty && (bytes[lineStart] == space || bytes[lineStart] == tab)
+            afterBlock = false
             lineStart = lineEnd + 1
             guard let first = fields.first, first.utf8.first != hash else {
                 // A comment or an empty line ends the entry; blanks alone do not.
                 if !fields.isEmpty || bodyIsEmpty, let done = pending {
-                    body(done, &diagnostics)
+                    body(.line(done), &diagnostics)
                     pending = nil
                 }
                 continue
             }
-            if startsBlank {
-                if pending != nil {
-                    pending!.fields += fields
-                } else {
-                    diagnostics.append(error(number, "continuation line with no entry before it"))
-                }
+            if startsBlank, pending != nil {
+                pending!.fields += fields
                 continue
             }
-            if let done = pending { body(done, &diagnostics) }
+            if let enabled = Self.blockSwitch(fields) {
+                if let done = pending { body(.line(done), &diagnostics) }
+                pending = nil
+                var reader = KeyValueBlockReader(bytes: bytes, position: secondFieldStart + (enabled ? 2 : 3), line: number)
+                body(.block(reader.read(service: fields[0], enabled: enabled)), &diagnostics)
+                lineStart = reader.position
+                number = reader.line
+                afterBlock = true
+                continue
+            }
+            if startsBlank {
+                diagnostics.append(error(number, "continuation line with no entry before it"))
+                continue
+            }
+            if let done = pending { body(.line(done), &diagnostics) }
             pending = LogicalLine(line: number, fields: fields)
         }
-        if let done = pending { body(done, &diagnostics) }
+        if let done = pending { body(.line(done), &diagnostics) }
+    }
+
+    /// Whether a line starts a NetBSD key-values block: `on` (or `on#...`)
+    /// as its second field is true, `off` false; nil for any other line. No
+    /// positional line has either there: it is the socket type.
+    static func blockSwitch(_ fields: [String]) -> Bool? {
+        guard fields.count >= 2 else { return nil }
+        let word = fields[1]
+        if word == "on" || word.hasPrefix("on#") { return true }
+        if word == "off" || word.hasPrefix("off#") { return false }
+        return nil
     }
 
     // MARK: - Entries
 
     struct Failure: Error { var text: String }
 
-    private func fail(_ text: String) -> Failure { Failure(text: text) }
+    func fail(_ text: String) -> Failure { Failure(text: text) }
 
-    private func error(_ line: Int, _ message: String) -> Diagnostic {
+    func error(_ line: Int, _ message: String) -> Diagnostic {
         Diagnostic(file: file, line: line, message: message)
     }
 
@@ -140,10 +194,13 @@ public struct ConfigParser {
                 }
             }
             let (transport, sendBuffer, receiveBuffer) = try parseProtocol(fields[2])
-            let socketType = try parseSocketType(fields[1], transport: transport)
+            let (typeName, acceptMax) = try splitAcceptMax(fields[1])
+            let socketType = try parseSocketType(typeName, transport: transport)
             var entry = ServiceEntry(line: line, hosts: [], service: "", socketType: socketType,
                                      transport: transport, wait: false, user: "", program: .path(""), arguments: [])
             var limits = Limits(), options = Options()
+            // Before the wait field, whose max= or /C replaces it.
+            limits.maxConcurrent = acceptMax
             try parseServiceField(fields[0], into: &entry, options: &options, defaultHosts: defaultHosts)
             try parseWaitSpec(fields[3], into: &entry, limits: &limits, options: &options)
             try parseUser(fields[4], into: &entry)
@@ -169,6 +226,24 @@ public struct ConfigParser {
             }
             return replacement ? .replacement : nil
         }
+    }
+
+    /// NetBSD's `stream,N`: at most N handlers at once (its accept_max, the
+    /// same as max=N). Its accept filters (`stream:dataready`) are a BSD
+    /// kernel feature (SO_ACCEPTFILTER) with nothing like it here.
+    func splitAcceptMax(_ field: String) throws(Failure) -> (String, Int?) {
+        guard field.hasPrefix("stream") else {
+            if let comma = field.utf8.firstIndex(of: UInt8(ascii: ",")), SocketType(name: String(field[..<comma])) != nil {
+                throw fail("'\(field)': an accept limit (NetBSD's socket-type,N) goes with stream only")
+            }
+            return (field, nil)
+        }
+        if field.utf8.contains(UInt8(ascii: ":")) {
+            throw fail("'\(field)': accept filters (NetBSD's socket-type:filter) are a BSD kernel feature, not supported")
+        }
+        guard field.hasPrefix("stream,") else { return (field, nil) }
+        let count = String(field.dropFirst("stream,".count))
+        return ("stream", try netBSDLimit(count, key: "accept_max", written: "stream,\(count)"))
     }
 
     func parseSocketType(_ field: String, transport: Transport) throws(Failure) -> SocketType {
@@ -205,8 +280,8 @@ public struct ConfigParser {
         for part in parts.dropFirst() {
             let (key, value) = splitOption(part)
             switch key {
-            case "sndbuf": send = try number(value, for: "sndbuf", in: 1...(1 << 30))
-            case "rcvbuf": receive = try number(value, for: "rcvbuf", in: 1...(1 << 30))
+            case "sndbuf": send = try bufferSize(value, for: "sndbuf")
+            case "rcvbuf": receive = try bufferSize(value, for: "rcvbuf")
             default: throw fail("unknown protocol option '\(part)' (sndbuf=N, rcvbuf=N)")
             }
         }
@@ -293,6 +368,10 @@ public struct ConfigParser {
         if head.hasPrefix(".") {
             // OpenBSD, inetutils, busybox: `.N` spawns per 60 s.
             limits.rate = try number(String(head.dropFirst()), for: "the .N rate", in: 0...Int(Int32.max))
+        } else if head.hasPrefix(":") {
+            // NetBSD: `:N` spawns per 60 s (its service_max), where 0 never serves.
+            limits.rate = try netBSDLimit(String(head.dropFirst()), key: "service_max",
+                                          written: (entry.wait ? "wait" : "nowait") + head)
         } else if head.hasPrefix("/") {
             // FreeBSD: `/max-child[/conn-per-ip-per-minute[/max-child-per-ip]]`, 0 = unlimited.
             let parts = splitASCII(String(head.dropFirst()), "/")
@@ -487,12 +566,27 @@ public struct ConfigParser {
         return (String(text[..<eq]), String(text[text.index(after: eq)...]))
     }
 
-    private func number(_ text: String?, for what: String, in range: ClosedRange<Int>) throws(Failure) -> Int {
+    func number(_ text: String?, for what: String, in range: ClosedRange<Int>) throws(Failure) -> Int {
         guard let text, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
               let value = Int(text), range.contains(value) else {
             throw fail("\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text ?? "")'")
         }
         return value
+    }
+
+    /// A socket buffer size, 1 to 2^30 bytes, with NetBSD's `k` (KiB) and
+    /// `m` (MiB) suffixes: `64k`, `1m`.
+    func bufferSize(_ text: String?, for what: String) throws(Failure) -> Int {
+        let range = 1...(1 << 30)
+        var digits = text ?? ""
+        var unit = 1
+        if digits.hasSuffix("k") { unit = 1 << 10 } else if digits.hasSuffix("m") { unit = 1 << 20 }
+        if unit > 1 { digits.removeLast() }
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), digits.utf8.count <= 10,
+              let count = Int(digits), range.contains(count * unit) else {
+            throw fail("\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text ?? "")'")
+        }
+        return count * unit
     }
 
     private func octalMode(_ text: String) throws(Failure) -> UInt32 {

@@ -24,10 +24,70 @@ public enum NormalizedTable {
                     comment += " identity=unchanged"
                 }
                 out += comment + "\n"
-                out += fields(service, endpoints).joined(separator: " ") + "\n"
+                out += line(service, endpoints) + "\n"
             }
         }
         return out
+    }
+
+    /// One line of the listing. A program or argument that holds a blank, a
+    /// tab, a line break or nothing at all (only NetBSD's quotes give one)
+    /// cannot be a field: that line is listed as a NetBSD block on one line.
+    static func line(_ service: Service, _ endpoints: [Endpoint]) -> String {
+        let fields = fields(service, endpoints)
+        let unfit = fields[5...].contains { field in
+            field.isEmpty || field.utf8.contains { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        }
+        guard unfit, let block = block(service, fields) else { return fields.joined(separator: " ") }
+        return block
+    }
+
+    /// `fields` as a NetBSD block, with the keys its settings map from (see
+    /// NetBSDKeys.swift); nil for an entry with options no key gives.
+    static func block(_ service: Service, _ fields: [String]) -> String? {
+        let entry = service.entry, limits = entry.limits
+        var bare = Limits()
+        (bare.maxConcurrent, bare.rate, bare.perSourceRate) = (limits.maxConcurrent, limits.rate, limits.perSourceRate)
+        let counts = [limits.maxConcurrent, limits.rate, limits.perSourceRate]
+        guard entry.options == Options(), limits == bare, counts.allSatisfy({ ($0 ?? 1) >= 1 }) else { return nil }
+        var settings = ["socktype = \(entry.socketType.name)",
+                        "protocol = \(fields[2].prefix { $0 != "," })",
+                        "wait = \(entry.wait ? "yes" : "no")"]
+        if let n = entry.sendBuffer { settings.append("sndbuf = \(n)") }
+        if let n = entry.receiveBuffer { settings.append("recvbuf = \(n)") }
+        let enforcedDefault = entry.socketType != .dgram && !entry.wait
+        if let n = limits.maxConcurrent ?? (enforcedDefault ? Limits.defaultMaxConcurrent : nil) {
+            settings.append("accept_max = \(n)")
+        }
+        if let n = limits.rate { settings.append("service_max = \(n)") }
+        if let n = limits.perSourceRate { settings.append("ip_max = \(n)") }
+        settings.append("user = " + quoted(service.identity?.user ?? entry.user))
+        if let group = entry.group { settings.append("group = " + quoted(group)) }
+        settings.append("exec = " + quoted(fields[5]))
+        settings.append("args = " + fields[6...].map(quoted).joined(separator: " "))
+        return "\(fields[0]) on " + settings.joined(separator: ", ") + ";"
+    }
+
+    /// A value as a NetBSD block reads it back: bare where it can be, else
+    /// in double quotes with its escapes.
+    static func quoted(_ value: String) -> String {
+        let special: Set<UInt8> = Set("#,;\"'\\".utf8)
+        if !value.isEmpty, value.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F && !special.contains($0) }) { return value }
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"), UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), byte]
+            case 0x0A: out += Array("\\n".utf8)
+            case 0x09: out += Array("\\t".utf8)
+            case 0x0D: out += Array("\\r".utf8)
+            case 0..<0x20, 0x7F:
+                let hex = String(byte, radix: 16)
+                out += Array(("\\x" + (hex.count == 1 ? "0" : "") + hex).utf8)
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The fields of one line for `endpoints`: one socket, or every socket
