@@ -482,7 +482,7 @@ struct NetBSDSyntaxTests {
         let listing = NormalizedTable.render(first.services, file: file)
         let lines = listing.split(separator: "\n").filter { !$0.hasPrefix("#") }
         #expect(lines == [
-            "127.0.0.1:7007 stream tcp4,sndbuf=8192 nowait,max=4,rate=30,per-ip-rate=5 alice:staff /bin/cat cat -u",
+            "127.0.0.1:7007 stream tcp4,sndbuf=8192 nowait,max=4,rate=30,per-ip-rate=5,ip-prefix=32/64 alice:staff /bin/cat cat -u",
             "[::1]:7008 on socktype = dgram, protocol = udp6, wait = yes, user = root, exec = /bin/sh, "
                 + "args = sh -c \"printf 'a b\\n'\" \"\" \"x#y\";",
         ])
