@@ -143,3 +143,38 @@ func tcpExchange(from source: String, to host: String, _ port: UInt16, timeout: 
         try daemon.waitForLog("event=source_limited service=\(path)/unix peer=")
     }
 }
+
+/// Limits belong to a service and survive a reload that keeps its line's
+/// endpoints (SPEC 5).
+extension AccessRuleTests {
+    /// A reload that lowers `max=` below the running count: the running
+    /// handlers finish, new clients wait at the cap, and are served after.
+    @Test func aReloadLoweringMaxHoldsNewClientsBackUntilTheRunningFinish() throws {
+        let port = try freePort()
+        let dir = TemporaryDirectory()
+        let script = dir.write("slow", "sleep 2\necho served\n")
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,max=8 - /bin/sh sh \(script)\n")
+        let first = try (0..<4).map { _ in try ClientSocket.tcp("127.0.0.1", port) }
+        try daemon.waitUntil("four handlers run") { childCount(of: daemon.pid) == 4 }
+        daemon.rewriteConfig("127.0.0.1:\(port) stream tcp nowait,max=2 - /bin/sh sh \(script)\n")
+        #expect(try daemon.reload() == "reloaded")
+        let late = try ClientSocket.tcp("127.0.0.1", port)
+        daemon.signal(SIGUSR1)
+        try daemon.waitForLog("state=at-cap active=4")
+        #expect(childCount(of: daemon.pid) <= 4, "no handler started over the new cap")
+        for client in first { #expect(try client.receiveAll() == "served\n") }
+        #expect(try late.receiveAll() == "served\n", "served once the running ones finished")
+    }
+
+    /// A source's per-ip-rate bucket is kept across a reload: a reload is
+    /// not a fresh burst.
+    @Test func aReloadKeepsTheSourcesBuckets() throws {
+        let port = try freePort()
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,per-ip-rate=2 - internal daytime\n")
+        for _ in 0..<2 { #expect(try tcpExchange(from: "127.0.0.1", to: "127.0.0.1", port).hasSuffix("\r\n")) }
+        daemon.rewriteConfig("127.0.0.1:\(port) stream tcp nowait,per-ip-rate=2,max=10 - internal daytime\n")
+        #expect(try daemon.reload() == "reloaded")
+        #expect(try tcpExchange(from: "127.0.0.1", to: "127.0.0.1", port) == "", "still over its rate")
+        #expect(try tcpExchange(from: "127.0.0.2", to: "127.0.0.1", port).hasSuffix("\r\n"))
+    }
+}
