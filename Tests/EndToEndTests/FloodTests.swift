@@ -31,12 +31,12 @@ import Testing
         for t in 0..<threads {
             group.enter()
             Thread {
-                // A fixed walk over 127.2.0.0-127.255.255.255: most sources
+                // A fixed walk over 127.2.0.0-127.3.255.255: most sources
                 // come once, some again within the minute (over per-ip-rate).
                 var state = UInt64(0x9E37_79B9_7F4A_7C15) &* UInt64(t + 1)
                 for _ in stride(from: t, to: total, by: threads) {
                     state = state &* 6364136223846793005 &+ 1442695040888963407
-                    let n = UInt32(truncatingIfNeeded: state >> 33) % (1 << 18)
+                    let n = UInt32(truncatingIfNeeded: state >> 33) % (1 << 17)
                     let source = "127.\(2 + n >> 16).\((n >> 8) & 0xFF).\(n & 0xFF)"
                     switch try? tcpExchange(from: source, to: "127.0.0.1", port) {
                     case .some(let text) where text.hasSuffix("\r\n"): outcome.add(served: true)

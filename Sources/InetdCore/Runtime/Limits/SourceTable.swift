@@ -97,17 +97,17 @@ struct SourceTable {
         entries[key] = entry.carriesNothing(now: now) ? nil : entry
     }
 
-    /// Full: first the entries that carry nothing go; if that leaves more
-    /// than three quarters of the room taken, idle entries go, in the
-    /// dictionary's order (arbitrary, so a flood cannot choose which), down
-    /// to three quarters. Each time frees a quarter of the table, so its
-    /// cost is spread over that many insertions. Entries are removed in
-    /// place: a full table keeps its storage rather than building another
-    /// beside it.
+    /// Full: every idle entry goes at once, and the storage is kept. Not a
+    /// part of them: the dictionary probes linearly, and dropping entries
+    /// in the order it walks them (its buckets' order) left the survivors
+    /// packed at the end of the table, where lookups then probed long runs
+    /// (24 us an operation after a few cycles, against 0.6 us). Clearing is
+    /// O(n) once per `capacity` new sources, and forgets no more than any
+    /// eviction would: rate histories, which only errs towards serving.
     private mutating func makeRoom(now: Int64) {
-        remove(upTo: entries.count) { $0.carriesNothing(now: now) }
-        let target = Self.capacity * 3 / 4
-        if entries.count > target { evicted += remove(upTo: entries.count - target) { $0.running == 0 } }
+        let before = entries.count
+        keep { $0.running > 0 }
+        evicted += before - entries.count
     }
 
     /// Drops the entries that carry nothing; once what is left fills less
@@ -115,34 +115,23 @@ struct SourceTable {
     /// anew at its size and true is returned: the caller gives the freed
     /// heap back to the system.
     mutating func sweep(now: Int64) -> Bool {
-        remove(upTo: entries.count) { $0.carriesNothing(now: now) }
-        guard entries.capacity > 64, entries.count * 4 < entries.capacity else { return false }
-        var kept: [SourceKey: Entry] = [:]
-        kept.reserveCapacity(entries.count)
-        for (key, entry) in entries { kept[key] = entry }
-        entries = kept
-        return true
+        let shrink = entries.capacity > 64
+            && entries.count(where: { !$0.value.carriesNothing(now: now) }) * 4 < entries.capacity
+        keep(shrinking: shrink) { !$0.carriesNothing(now: now) }
+        return shrink
     }
 
-    /// Removes up to `limit` entries that `goes` picks, in batches of keys
-    /// (a dictionary cannot drop entries while it is walked): a few KiB of
-    /// scratch, not a copy of the table.
-    @discardableResult
-    private mutating func remove(upTo limit: Int, where goes: (Entry) -> Bool) -> Int {
-        var removed = 0
-        var batch: [SourceKey] = []
-        batch.reserveCapacity(Self.removalBatch)
-        repeat {
-            batch.removeAll(keepingCapacity: true)
-            for (key, entry) in entries where goes(entry) {
-                batch.append(key)
-                if batch.count == Self.removalBatch || removed + batch.count == limit { break }
-            }
-            for key in batch { entries[key] = nil }
-            removed += batch.count
-        } while batch.count == Self.removalBatch && removed < limit
-        return removed
+    /// Keeps the entries `kept` picks (few: a copy of them is made), in
+    /// the same storage or, `shrinking`, in storage of their size.
+    private mutating func keep(shrinking: Bool = false, _ kept: (Entry) -> Bool) {
+        let survivors = entries.filter { kept($0.value) }
+        guard survivors.count < entries.count || shrinking else { return }
+        if shrinking {
+            entries = [:]
+            entries.reserveCapacity(survivors.count)
+        } else {
+            entries.removeAll(keepingCapacity: true)
+        }
+        for (key, entry) in survivors { entries[key] = entry }
     }
-
-    private static let removalBatch = 256
 }
