@@ -87,10 +87,10 @@ import Testing
     }
 
     /// An option parsed but not in force is never shown as in force:
-    /// --check, start-up and each reload warn on its line (`proxy`, not
-    /// done yet; a FreeBSD `/C` on a wait line, which runs one handler
-    /// anyway), and --check lists the limits in force, the default cap
-    /// included.
+    /// --check, start-up and each reload warn on its line (`proxy` without
+    /// `proxy-from=`, which believes anyone's header; a FreeBSD `/C` on a
+    /// wait line, which runs one handler anyway), and --check lists the
+    /// limits in force, the default cap included.
     @Test func optionsNotInForceAreWarnedAboutEverywhere() throws {
         let dir = TemporaryDirectory()
         let p = try (0..<5).map { _ in try freePort() }
@@ -107,7 +107,7 @@ import Testing
         #expect(check.status == 0, "a warning is not an error")
         #expect(!check.stderr.contains(":1:") && !check.stderr.contains(":2:") && !check.stderr.contains(":4:"),
                 "allow=, per-ip=, max=, rate= and timeout= are in force: \(check.stderr)")
-        #expect(check.stderr.contains("\(file):3: warning: proxy is not enforced yet"))
+        #expect(check.stderr.contains("\(file):3: warning: proxy without proxy-from=: any client can claim any address"))
         #expect(check.stderr.contains("\(file):5: warning: max= does not apply to a wait line"))
         #expect(check.stdout.contains("127.0.0.1:\(p[0]) stream tcp4 nowait,max=64 - /bin/cat cat"), "the default cap, in force")
         #expect(check.stdout.contains("127.0.0.1:\(p[1]) stream tcp4 nowait,max=64,per-ip=2,ip-prefix=32/64,allow=10.9.9.9/32 - /bin/cat cat"),
@@ -115,7 +115,7 @@ import Testing
         #expect(check.stdout.contains("127.0.0.1:\(p[3]) stream tcp4 nowait,max=5,timeout=9 - internal echo"))
 
         let daemon = try RunningDaemon(config: text)
-        let warning = "proxy is not enforced yet"
+        let warning = "proxy without proxy-from=: any client can claim any address"
         try daemon.waitForLog(warning)
         try daemon.reload()
         try daemon.waitForLog(warning, times: 2)

@@ -179,6 +179,10 @@ import Testing
         ("/run/x.sock stream unix nowait,deny=10.0.0.0/8 root /bin/cat cat", "a unix peer has none"),
         ("/run/x.sock stream unix nowait,per-ip=1,ip-prefix=24/64 root /bin/cat cat", "ip-prefix= does not apply to a unix socket"),
         ("x stream tcp nowait,ip-prefix=24/64 root /bin/cat cat", "neither is set"),
+        ("x stream tcp nowait,proxy-from=10.0.0.1 root /bin/cat cat", "proxy-from= and proxy-timeout= need proxy"),
+        ("x stream tcp nowait,proxy-timeout=3 root /bin/cat cat", "proxy-from= and proxy-timeout= need proxy"),
+        ("echo stream tcp nowait,proxy root internal", "proxy does not apply to a built-in service"),
+        ("/run/x.sock stream unix nowait,proxy,proxy-from=10.0.0.1 root /bin/cat cat", "a unix peer has none"),
     ])
     func inapplicableOptionsAreErrors(line: String, message: String) {
         let text = failure(line)
@@ -194,6 +198,8 @@ import Testing
         "/run/x.sock stream unix nowait,per-ip=1,per-ip-rate=5 root /bin/cat cat",
         "x stream tcp nowait/4/30/2,ip-prefix=24/56 root /bin/cat cat",
         "echo dgram udp wait,rate=100,allow=127.0.0.0/8 root internal",
+        "x stream tcp nowait,proxy=required,proxy-from=10.0.0.0/8,proxy-from=2001:db8::/32,proxy-timeout=9 root /bin/cat cat",
+        "/run/x.sock stream unix nowait,proxy root /bin/cat cat",
         // Other dialects' limits parse unchanged where they cannot apply,
         // with a warning at load (below).
         "x stream tcp wait/4/0/3 root /bin/cat cat",

@@ -424,7 +424,14 @@ public struct ConfigParser {
             options.stderrToSocket = true
         case "backlog": options.backlog = try number(required(), for: key, in: 1...65535)
         case "timeout": options.timeoutSeconds = try number(required(), for: key, in: 1...(365 * 86400))
-        case "proxy": try flag(); options.proxy = true
+        case "proxy":
+            options.proxy = true
+            if let value {
+                guard value == "required" else { throw fail("proxy takes no value or proxy=required, not '\(value)'") }
+                options.proxyRequired = true
+            }
+        case "proxy-from": options.proxyFrom.append(try addressRange(required()))
+        case "proxy-timeout": options.proxyTimeoutSeconds = try number(required(), for: key, in: 1...3600)
         case "mode": options.mode = try octalMode(required())
         case "owner":
             let owner = try required()
@@ -502,6 +509,15 @@ public struct ConfigParser {
         }
         if options.proxy, entry.socketType != .stream || entry.wait {
             throw fail("proxy needs a nowait stream service")
+        }
+        if !options.proxy, !options.proxyFrom.isEmpty || options.proxyTimeoutSeconds != nil {
+            throw fail("proxy-from= and proxy-timeout= need proxy on the line")
+        }
+        if options.proxy, entry.program.isBuiltin {
+            throw fail("proxy does not apply to a built-in service")
+        }
+        if options.proxy, unix, !options.proxyFrom.isEmpty {
+            throw fail("proxy-from= judges addresses; a unix peer has none (the socket's mode and owner say who may connect)")
         }
         if case .builtin = entry.program {
             if unix { throw fail("built-in services run over tcp or udp, not unix") }

@@ -147,7 +147,9 @@ public enum NormalizedTable {
         if options.stderrToSocket { parts.append("stderr=socket") }
         if let n = options.backlog { parts.append("backlog=\(n)") }
         if let n = options.timeoutSeconds { parts.append("timeout=\(n)") }
-        if options.proxy { parts.append("proxy") }
+        if options.proxy { parts.append(options.proxyRequired ? "proxy=required" : "proxy") }
+        parts += options.proxyFrom.map { "proxy-from=\($0)" }
+        if let n = options.proxyTimeoutSeconds { parts.append("proxy-timeout=\(n)") }
         if let mode = options.mode { parts.append("mode=0" + String(mode, radix: 8)) }
         if let user = options.ownerUser { parts.append("owner=" + user + (options.ownerGroup.map { ":" + $0 } ?? "")) }
         return parts.joined(separator: ",")

@@ -194,7 +194,14 @@ public struct Options: Equatable, Sendable {
     public var stderrToSocket = false
     public var backlog: Int?
     public var timeoutSeconds: Int?
+    /// `proxy`: a PROXY protocol header is read from the sources
+    /// `proxyFrom` names (every source when none is named) before the
+    /// connection is judged and served; `proxy=required` refuses a
+    /// connection from any other source instead of serving it as itself.
     public var proxy = false
+    public var proxyRequired = false
+    public var proxyFrom: [AddressRange] = []
+    public var proxyTimeoutSeconds: Int?
     /// Unix sockets: permission bits and owner, set before the path appears.
     public var mode: UInt32?
     public var ownerUser: String?

@@ -14,34 +14,25 @@ enum BuiltinKind: String {
     }
 }
 
-/// One connection the loop serves itself: a TCP client of echo, discard or
-/// chargen (a PROXY header being read, later).
-final class BuiltinConnection {
-    let fd: FileDescriptor
+/// A TCP client of echo, discard or chargen.
+final class BuiltinConnection: LoopConnection {
     let kind: BuiltinKind
-    let state: ServiceState
-    let token: EventToken
     let buffer: UnsafeMutableRawBufferPointer
     /// echo: bytes read and not yet written back.
     var pending = 0
     /// chargen: where the next write starts in the pattern.
     var chargenOffset = 0
     var inputClosed = false
-    var lastActivity: Int64
-    var interest: Epoll.Events
     /// Its client's source, for the per-source limits.
     var source: SourceKey?
 
     static let bufferSize = 4096
 
     init(fd: FileDescriptor, kind: BuiltinKind, state: ServiceState, token: EventToken, now: Int64) {
-        self.fd = fd
         self.kind = kind
-        self.state = state
-        self.token = token
-        lastActivity = now
-        interest = kind == .chargen ? [.input, .writable] : .input
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 1)
+        super.init(fd: fd, state: state, token: token, now: now,
+                   interest: kind == .chargen ? [.input, .writable] : .input)
     }
 
     deinit { buffer.deallocate() }

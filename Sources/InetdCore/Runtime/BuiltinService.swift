@@ -93,12 +93,12 @@ extension Daemon {
         }
     }
 
-    /// Closes a built-in connection; its service may accept again.
-    func finish(_ c: BuiltinConnection) {
+    /// Closes a connection the loop holds; its service may accept again.
+    func finish(_ c: LoopConnection) {
         try? epoll.remove(c.fd)
         c.fd.close()
         connections.remove(c)
-        releaseSource(c.source)
+        if let builtin = c as? BuiltinConnection { releaseSource(builtin.source) }
         listeners.forEachListener(of: c.state) { reconcile($0) }
     }
 
@@ -106,10 +106,11 @@ extension Daemon {
     /// (60 s by default); checked once a second while any is open, and once
     /// more after the last one closed.
     func closeIdleConnections(now: Int64) {
-        for c in connections.all where now - c.lastActivity >= c.idleLimitMilliseconds {
+        for case let c as BuiltinConnection in connections.all where now - c.lastActivity >= c.idleLimitMilliseconds {
             if log.verbose { log.debug("builtin_idle", ("service", c.state.label)) }
             finish(c)
         }
+        dropLateHeaders(now: now)
         // The buffers of a burst's connections are freed as each closes, but
         // glibc keeps the pages in its heap: 10,000 connections left 42 MB
         // resident until the next reload trimmed it. Once the burst is over,

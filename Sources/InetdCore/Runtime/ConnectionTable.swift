@@ -1,13 +1,16 @@
-/// The connections served inside the loop: slots and generations (their
-/// epoll tokens), and how many each service has open (a built-in's
-/// concurrency cap). Idle ones are found by a check every second while any
-/// is open (the loop's `.idleConnections` deadline).
+/// The connections the loop holds itself (built-ins' clients, connections
+/// waiting for their PROXY header): slots and generations (their epoll
+/// tokens), and how many each service has open (counted against its
+/// `max=`). Idle ones, and headers past their time, are found by a check
+/// every second while any is open (the loop's `.idleConnections` deadline).
 struct ConnectionTable {
     static let defaultIdleSeconds = 60
 
-    private var slots = SlotTable<BuiltinConnection>(kind: .connection)
+    private var slots = SlotTable<LoopConnection>(kind: .connection)
     private var open: [ObjectIdentifier: Int] = [:]
     private(set) var count = 0
+    /// Connections waiting for their PROXY header, all services together.
+    private(set) var awaitingHeaders = 0
     /// The most connections open at once since memory was last given back.
     private(set) var peak = 0
     /// Connections (a 4 KiB buffer each, about 4.2 KiB of heap with the
@@ -18,22 +21,24 @@ struct ConnectionTable {
     mutating func reserve() -> EventToken { slots.reserve() }
     mutating func release(_ token: EventToken) { slots.release(token) }
 
-    mutating func insert(_ connection: BuiltinConnection) {
+    mutating func insert(_ connection: LoopConnection) {
         slots.insert(connection, at: connection.token)
         open[ObjectIdentifier(connection.state), default: 0] += 1
         count += 1
+        if connection is PendingHeader { awaitingHeaders += 1 }
         peak = max(peak, count)
     }
 
-    mutating func remove(_ connection: BuiltinConnection) {
+    mutating func remove(_ connection: LoopConnection) {
         guard slots[connection.token.slot] === connection else { return }
         slots.release(connection.token)
+        if connection is PendingHeader { awaitingHeaders -= 1 }
         let key = ObjectIdentifier(connection.state)
         if let n = open[key], n > 1 { open[key] = n - 1 } else { open[key] = nil }
         count -= 1
     }
 
-    func connection(for token: EventToken) -> BuiltinConnection? {
+    func connection(for token: EventToken) -> LoopConnection? {
         guard let c = slots[token.slot], c.token == token else { return nil }
         return c
     }
@@ -41,7 +46,7 @@ struct ConnectionTable {
     /// Connections of this service open now.
     func active(_ state: ServiceState) -> Int { open[ObjectIdentifier(state)] ?? 0 }
 
-    var all: [BuiltinConnection] { Array(slots.occupied) }
+    var all: [LoopConnection] { Array(slots.occupied) }
 
     /// True once a burst has ended: at least `releaseThreshold` of the
     /// connections open at the peak have closed.

@@ -165,7 +165,11 @@ public final class Daemon {
                 collectLateSpawnFailures()
             case .connection:
                 // A token of a connection finished since no longer matches.
-                if let c = connections.connection(for: token) { serveBuiltin(c, events) }
+                switch connections.connection(for: token) {
+                case let builtin as BuiltinConnection: serveBuiltin(builtin, events)
+                case let pending as PendingHeader: readHeader(pending)
+                default: break
+                }
             case .listener:
                 // Nor one of a listener closed since (reload).
                 if let listener = listeners.listener(for: token) { handleListener(listener, events) }

@@ -7,8 +7,9 @@ enum Launch {
     /// nowait stream: the connection on 0 and 1 (and 2 with
     /// `stderr=socket`), or on 3 for `nowait,listen-fds`; the UCSPI
     /// variables of its client.
-    /// `source` is counted by the per-source limits while the handler runs.
-    case connection(FileDescriptor, peer: PeerBuffer, on: Listener, source: SourceKey?)
+    /// `source` is counted by the per-source limits while the handler runs;
+    /// `proxied`, what a PROXY header said beyond the client.
+    case connection(FileDescriptor, peer: PeerBuffer, on: Listener, source: SourceKey?, proxied: ProxiedEndpoints?)
     /// wait, and nowait dgram: the socket on 0 and 1 (PROTO for nowait dgram).
     case socket(Listener)
     /// `wait,listen-fds` (every bound socket of the line) and
@@ -47,8 +48,8 @@ extension Daemon {
         let result: Result<pid_t, SpawnError>
         countStart(state)
         switch launch {
-        case .connection(let connection, var peer, let listener, let counted):
-            result = spawnConnection(program, state, connection, &peer, listener)
+        case .connection(let connection, var peer, let listener, let counted, let proxied):
+            result = spawnConnection(program, state, connection, &peer, listener, proxied)
             peerAddress = peer.address()
             source = counted
         case .socket(let listener):
@@ -96,7 +97,8 @@ extension Daemon {
 
     /// The connection on 0 and 1, or on 3 for `nowait,listen-fds` (SPEC 3).
     private func spawnConnection(_ program: PreparedProgram, _ state: ServiceState, _ connection: FileDescriptor,
-                                 _ peer: inout PeerBuffer, _ listener: Listener) -> Result<pid_t, SpawnError> {
+                                 _ peer: inout PeerBuffer, _ listener: Listener,
+                                 _ proxied: ProxiedEndpoints?) -> Result<pid_t, SpawnError> {
         let c = connection.rawValue
         // stderr=socket, asked for on the line, holds for listen-fds too.
         let stderr = state.stderrToSocket ? c : 2
@@ -104,7 +106,7 @@ extension Daemon {
             var fds: (CInt, CInt, CInt) = (c, c, stderr)
             return withUnsafeBytes(of: &fds) { raw in
                 program.spawn(fds: raw.bindMemory(to: CInt.self)) { variables in
-                    connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
+                    connectionVariables(connection, peer: &peer, listener: listener, proxied: proxied, into: &variables)
                 }
             }
         }
@@ -114,7 +116,7 @@ extension Daemon {
                 variables.add("LISTEN_FDS", "1")
                 variables.reserve("LISTEN_PID", capacity: Self.listenPIDCapacity)
                 variables.add("LISTEN_FDNAMES", bytes: state.fdName)
-                connectionVariables(connection, peer: &peer, listener: listener, into: &variables)
+                connectionVariables(connection, peer: &peer, listener: listener, proxied: proxied, into: &variables)
             }
         }
     }

@@ -53,13 +53,13 @@ public struct LoadedConfiguration {
         }
     }
 
-    /// What a valid line asks for that is not in force, one message each: a
-    /// limit another dialect spells too that cannot apply to this line
-    /// (the line runs, as in that dialect), or an option this version does
-    /// not do yet. Nothing may look in force that is not.
+    /// What a valid line asks for that is not in force, or that holds less
+    /// than it seems, one message each: a limit another dialect spells too
+    /// that cannot apply to this line (the line runs, as in that dialect),
+    /// or a PROXY header believed from anyone. Nothing may look in force
+    /// that is not.
     public static func notInForce(_ entry: ServiceEntry) -> [String] {
         var messages: [String] = []
-        func warn(_ option: String, _ instead: String) { messages.append("\(option) is not enforced yet: \(instead)") }
         let limits = entry.limits
         let kind = entry.wait ? "a wait line" : "a dgram line"
         if entry.wait || entry.socketType == .dgram {
@@ -73,7 +73,9 @@ public struct LoadedConfiguration {
                 }
             }
         }
-        if entry.options.proxy { warn("proxy", "no PROXY header is read; the handler gets it as data") }
+        if entry.options.proxy, entry.options.proxyFrom.isEmpty, entry.transport.kind != .unix {
+            messages.append("proxy without proxy-from=: any client can claim any address")
+        }
         return messages
     }
 

@@ -23,7 +23,8 @@ extension Daemon {
         let cap = state.maxConcurrent
         guard cap > 0 else { return false }
         if state.builtin != nil { return connections.active(state) >= cap }
-        return !state.handsOverSocket && children.active(state) >= cap
+        // A `proxy` line's connections waiting for their header count too.
+        return !state.handsOverSocket && children.active(state) + connections.active(state) >= cap
     }
 
     /// Makes epoll watch what the listener's phase calls for: the one place

@@ -42,8 +42,23 @@ extension Daemon {
             }
             guard case .connection(let connection) = accepted else { return }
             listener.state.accepted += 1
-            if case .admitted(let source) = admit(connection, peer: &peer, state: listener.state,
-                                                  unix: listener.endpoint.kind == .unix) {
+            let unix = listener.endpoint.kind == .unix
+            if let policy = listener.state.limits.proxy {
+                switch proxyDisposition(policy, peer: &peer, unix: unix) {
+                case .readHeader:
+                    // The loop holds it until its header is read (`HeaderReading.swift`).
+                    if awaitHeader(connection, peer: &peer, on: listener, policy: policy) { continue }
+                    connection.close()
+                    continue
+                case .refuse:
+                    refuseHeader(listener.state, peer: &peer, reason: "not from a proxy-from= source")
+                    connection.close()
+                    continue
+                case .serveAsItself:
+                    break
+                }
+            }
+            if case .admitted(let source) = admit(connection, peer: &peer, state: listener.state, unix: unix) {
                 serve(connection, peer: &peer, on: listener, source: source)
             }
             connection.close()
@@ -79,10 +94,11 @@ extension Daemon {
     }
 
     /// One handler for one connection (`Launch.connection`).
-    func serve(_ connection: FileDescriptor, peer: inout PeerBuffer, on listener: Listener, source: SourceKey?) {
+    func serve(_ connection: FileDescriptor, peer: inout PeerBuffer, on listener: Listener, source: SourceKey?,
+               proxied: ProxiedEndpoints? = nil) {
         let state = listener.state
         guard let program = state.program else { return releaseSource(source) }
-        launch(.connection(connection, peer: peer, on: listener, source: source), state, program)
+        launch(.connection(connection, peer: peer, on: listener, source: source, proxied: proxied), state, program)
     }
 
     /// `LISTEN_PID=` and a pid of up to 20 digits, with its NUL.
@@ -90,9 +106,25 @@ extension Daemon {
 
     /// UCSPI variables: PROTO and the TCP addresses, IPv4-mapped peers
     /// shown as IPv4; for unix, the peer's ids from SO_PEERCRED
-    /// (ucspi-unix's names).
+    /// (ucspi-unix's names). A client a PROXY header named is the TCP
+    /// client whatever the listener, the address it reached is TCPLOCAL*,
+    /// and an IP balancer is PROXYREMOTEIP and PROXYREMOTEPORT.
     func connectionVariables(_ connection: FileDescriptor, peer: inout PeerBuffer, listener: Listener,
-                             into variables: inout VariableWriter) {
+                             proxied: ProxiedEndpoints?, into variables: inout VariableWriter) {
+        if var proxied {
+            withUnsafeBytes(of: &peer.storage) { remote in
+                let v6 = VariableWriter.isIPv6(remote) && !VariableWriter.isMappedIPv4(remote)
+                variables.add("PROTO", v6 ? "TCP6" : "TCP")
+                variables.add(address: "TCPREMOTEIP", port: "TCPREMOTEPORT", from: remote)
+            }
+            withUnsafeBytes(of: &proxied.local.storage) { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
+            if proxied.balancer.ipAddress != nil {
+                withUnsafeBytes(of: &proxied.balancer.storage) {
+                    variables.add(address: "PROXYREMOTEIP", port: "PROXYREMOTEPORT", from: $0)
+                }
+            }
+            return
+        }
         if listener.endpoint.kind == .unix {
             variables.add("PROTO", "UNIX")
             if let credentials = try? PeerCredentials.of(connection) {

@@ -10,9 +10,10 @@ extension Daemon {
                      ("active", "\(active)"), ("accepted", "\(state.accepted)"), ("spawned", "\(state.spawned)"),
                      ("exec_failures", "\(state.execFailures)"), ("at_cap", "\(held.atCap)"),
                      ("over_rate", "\(held.overRate)"), ("denied", "\(held.denied)"),
-                     ("over_per_ip", "\(held.overPerSource)"), ("over_per_ip_rate", "\(held.overPerSourceRate)"))
+                     ("over_per_ip", "\(held.overPerSource)"), ("over_per_ip_rate", "\(held.overPerSourceRate)"), ("proxy_refused", "\(held.proxyRefused)"))
         }
         log.info("state", ("children", "\(children.count)"), ("services", "\(services.count)"),
+                 ("awaiting_headers", "\(connections.awaitingHeaders)"),
                  ("sources", "\(sources.count)"), ("sources_evicted", "\(sources.evicted)"))
     }
 }

@@ -84,6 +84,26 @@ struct PeerBuffer {
         withUnsafeBytes(of: storage) { SocketAddress(raw: $0.baseAddress!, length: length) }
     }
 
+    /// An IPv4 or IPv6 address and port as a `sockaddr_in` or
+    /// `sockaddr_in6`: a peer a PROXY header names.
+    init(_ address: IPAddress, port: UInt16) {
+        withUnsafeMutableBytes(of: &storage) { raw in
+            func store(_ word: UInt64, at offset: Int, count: Int) {
+                for i in 0..<count { raw[offset + i] = UInt8(truncatingIfNeeded: word >> (8 * (count - 1 - i))) }
+            }
+            raw.storeBytes(of: port.bigEndian, toByteOffset: 2, as: UInt16.self)
+            if address.family == .inet {
+                raw.storeBytes(of: sa_family_t(AF_INET), as: sa_family_t.self)
+                store(address.low, at: 4, count: 4)
+            } else {
+                raw.storeBytes(of: sa_family_t(AF_INET6), as: sa_family_t.self)
+                store(address.high, at: 8, count: 8)
+                store(address.low, at: 16, count: 8)
+            }
+        }
+        length = socklen_t(address.family == .inet ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size)
+    }
+
     /// The peer's IP address, a v4-mapped IPv6 one as the IPv4 address it
     /// carries (what access rules and per-source limits judge); nil for
     /// any other family. Reads the bytes in place: nothing is allocated.

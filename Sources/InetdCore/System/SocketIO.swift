@@ -18,6 +18,31 @@ extension Socket {
         try nonBlockingSyscall("recv") { Glibc.recv(fd.rawValue, buffer.baseAddress, buffer.count, 0) }
     }
 
+    /// Copies what has arrived on a connected socket, up to `buffer.count`
+    /// bytes, and leaves it there; 0 when the peer has closed and nothing
+    /// is left. Never blocks, whatever the socket's mode. C equivalent:
+    /// `recv(2)` with MSG_PEEK | MSG_DONTWAIT.
+    static func peek(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try nonBlockingSyscall("recv") {
+            Glibc.recv(fd.rawValue, buffer.baseAddress, buffer.count, CInt(MSG_PEEK | MSG_DONTWAIT))
+        }
+    }
+
+    /// Takes `count` bytes that have arrived (a `peek` saw them) off a
+    /// connected socket: the count taken. C equivalent: `recv(2)` with
+    /// MSG_DONTWAIT.
+    static func consume(_ fd: FileDescriptor, _ count: Int, scratch: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        var taken = 0
+        while taken < count {
+            let want = min(count - taken, scratch.count)
+            guard case .done(let n) = try nonBlockingSyscall("recv", {
+                Glibc.recv(fd.rawValue, scratch.baseAddress, want, CInt(MSG_DONTWAIT))
+            }), n > 0 else { break }
+            taken += n
+        }
+        return taken
+    }
+
     /// Drops the datagram at the head of the receive queue unread:
     /// `.wouldBlock` when none is waiting. C equivalent:
     /// `recv(fd, NULL, 0, MSG_DONTWAIT)`.

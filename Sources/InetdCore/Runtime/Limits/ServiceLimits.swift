@@ -14,6 +14,8 @@ struct ServiceLimits {
     var prefixV4: Int
     var prefixV6: Int
     var access: AccessRules?
+    /// `proxy`: whose header is read, and for how long.
+    var proxy: ProxyPolicy?
 
     init(_ entry: ServiceEntry) {
         let limits = entry.limits
@@ -24,6 +26,11 @@ struct ServiceLimits {
         prefixV4 = limits.sourcePrefixV4
         prefixV6 = limits.sourcePrefixV6
         access = AccessRules(allow: entry.options.allow, deny: entry.options.deny)
+        let options = entry.options
+        if options.proxy {
+            proxy = ProxyPolicy(trusted: AccessRules(allow: options.proxyFrom, deny: []), required: options.proxyRequired,
+                                timeoutMilliseconds: Int64(options.proxyTimeoutSeconds ?? ProxyPolicy.defaultTimeoutSeconds) * 1000)
+        }
     }
 
     /// Whether a connection's source is looked at before it is served.
@@ -40,4 +47,20 @@ struct LimitCounters {
     var denied = 0
     var overPerSource = 0
     var overPerSourceRate = 0
+    /// `proxy`: connections closed for their header (missing, malformed,
+    /// truncated, too long, too late), or refused as untrusted with
+    /// `proxy=required`, or over the daemon's bound on waiting headers.
+    var proxyRefused = 0
+}
+
+/// A `proxy` line's trust: the balancers whose header is believed (nil:
+/// every source, which `--check` warns of), whether a connection from
+/// anywhere else is refused (`proxy=required`) or served as itself, and how
+/// long a header may take.
+struct ProxyPolicy {
+    var trusted: AccessRules?
+    var required: Bool
+    var timeoutMilliseconds: Int64
+
+    static let defaultTimeoutSeconds = 5
 }

@@ -1,0 +1,128 @@
+import Glibc
+
+/// `proxy` lines: a connection from a trusted balancer waits in the loop
+/// (`PendingHeader`, in `ConnectionTable`) until its PROXY header is whole,
+/// then is judged and served as the client the header names. The header is
+/// peeked until whole and then exactly its bytes are taken: the handler
+/// reads what the client sent, from its first byte.
+extension Daemon {
+    /// Connections waiting for a header, all services together. Each costs
+    /// a descriptor and about 200 bytes; past this the newest is closed at
+    /// once, counted and logged. Per service they also count against
+    /// `max=`, so a service's silent connections hold only its own clients
+    /// back.
+    static let maxAwaitingHeaders = 1024
+
+    enum ProxyDisposition { case readHeader, serveAsItself, refuse }
+
+    /// Whether a connection's header is read: from a source `proxy-from=`
+    /// names (any source without it; any peer of a unix line, whom the
+    /// socket's mode and owner admit), yes; from elsewhere it is served as
+    /// itself, or refused with `proxy=required`.
+    func proxyDisposition(_ policy: ProxyPolicy, peer: inout PeerBuffer, unix: Bool) -> ProxyDisposition {
+        guard !unix, let trusted = policy.trusted else { return .readHeader }
+        if let address = peer.ipAddress, trusted.admits(address) { return .readHeader }
+        return policy.required ? .refuse : .serveAsItself
+    }
+
+    /// Takes an accepted connection into the loop until its header comes.
+    /// False when it was not taken: the caller closes it (counted and
+    /// logged here).
+    func awaitHeader(_ connection: FileDescriptor, peer: inout PeerBuffer, on listener: Listener,
+                     policy: ProxyPolicy) -> Bool {
+        let state = listener.state
+        guard connections.awaitingHeaders < Self.maxAwaitingHeaders else {
+            refuseHeader(state, peer: &peer, reason: "too many connections waiting for a header")
+            return false
+        }
+        let now = monotonicMilliseconds()
+        let token = connections.reserve()
+        let pending = PendingHeader(fd: connection, listener: listener, token: token, balancer: peer, now: now,
+                                    deadline: now + policy.timeoutMilliseconds)
+        do {
+            try epoll.add(connection, token: token.rawValue, events: pending.interest)
+        } catch {
+            connections.release(token)
+            log.error("proxy_failed", ("service", state.label), ("error", "\(error)"))
+            return false
+        }
+        connections.insert(pending)
+        deadlines.scheduleIfUnset(.idleConnections, at: now + 1000)
+        // A balancer sends its header as it connects: it is usually here.
+        readHeader(pending)
+        return true
+    }
+
+    /// What has arrived of the header: whole, it is taken and the client
+    /// served; a bad or cut one closes the connection; a part waits for
+    /// the next edge (or the deadline).
+    func readHeader(_ pending: PendingHeader) {
+        let window = UnsafeMutableRawBufferPointer(rebasing: datagrams.buffer[0..<ProxyHeader.maxLength])
+        let got: Int
+        switch try? Socket.peek(pending.fd, into: window) {
+        case .done(let n)?: got = n
+        case .wouldBlock?: return
+        case nil: return dropHeader(pending, reason: "connection failed before its header")
+        }
+        guard got > 0 else { return dropHeader(pending, reason: "closed before its header was whole") }
+        switch ProxyHeader.parse(UnsafeRawBufferPointer(rebasing: window[0..<got])) {
+        case .incomplete: return
+        case .invalid(let failure): dropHeader(pending, reason: failure.description)
+        case .header(let header): headerRead(pending, header)
+        }
+    }
+
+    /// The header is whole: its bytes are taken off the connection, which
+    /// leaves the loop and is judged and served as the client it names.
+    private func headerRead(_ pending: PendingHeader, _ header: ProxyHeader) {
+        let state = pending.state
+        let taken = (try? Socket.consume(pending.fd, header.length, scratch: datagrams.buffer)) ?? 0
+        leaveLoop(pending)
+        defer {
+            pending.fd.close()
+            handlerExited(state)
+        }
+        guard taken == header.length else {
+            return refuseHeader(state, peer: &pending.balancer, reason: "header bytes could not be taken")
+        }
+        var peer = pending.balancer
+        var proxied: ProxiedEndpoints?
+        if let addresses = header.addresses {
+            peer = PeerBuffer(addresses.source, port: addresses.sourcePort)
+            proxied = ProxiedEndpoints(local: PeerBuffer(addresses.destination, port: addresses.destinationPort),
+                                       balancer: pending.balancer)
+        }
+        let unixPeer = pending.listener.endpoint.kind == .unix && proxied == nil
+        guard case .admitted(let source) = admit(pending.fd, peer: &peer, state: state, unix: unixPeer) else { return }
+        serve(pending.fd, peer: &peer, on: pending.listener, source: source, proxied: proxied)
+    }
+
+    /// Closes a connection whose header did not come right: counted, and
+    /// logged once per episode.
+    func dropHeader(_ pending: PendingHeader, reason: String) {
+        leaveLoop(pending)
+        pending.fd.close()
+        refuseHeader(pending.state, peer: &pending.balancer, reason: reason)
+        handlerExited(pending.state)
+    }
+
+    /// Headers past their time; called with the idle check, once a second
+    /// while any connection is in the loop.
+    func dropLateHeaders(now: Int64) {
+        for case let pending as PendingHeader in connections.all where now >= pending.deadline {
+            dropHeader(pending, reason: "no header within \((pending.deadline - pending.lastActivity) / 1000) s")
+        }
+    }
+
+    private func leaveLoop(_ pending: PendingHeader) {
+        try? epoll.remove(pending.fd)
+        connections.remove(pending)
+    }
+
+    func refuseHeader(_ state: ServiceState, peer: inout PeerBuffer, reason: String) {
+        state.counters.proxyRefused += 1
+        guard log.admit(.warn, "proxy_refused", service: state.label) else { return }
+        log.warn("proxy_refused", ("service", state.label), ("peer", peer.address().description), ("reason", reason),
+                 ("action", "closed"))
+    }
+}
