@@ -134,6 +134,17 @@ import Testing
         try daemon.waitForLog("event=source_limited service=127.0.0.1:\(port)/tcp peer=192.0.2.1:40000")
     }
 
+    /// `nowait,listen-fds` with `proxy`: the connection after its header on
+    /// fd 3, with the same variables.
+    @Test func listenFdsGetsTheConnectionAfterItsHeader() throws {
+        let port = try freePort(), dir = TemporaryDirectory()
+        let script = dir.write("fd3", "exec <&3 >&3\necho \"$LISTEN_FDS $LISTEN_FDNAMES $TCPREMOTEIP $PROXYREMOTEIP\"\nexec cat\n")
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,listen-fds,proxy,proxy-from=127.0.0.1 - /bin/sh sh \(script)\n")
+        let reply = try Self.exchange(port, Self.v2(family: 1, block: Self.v4Block) + Array("after".utf8))
+        #expect(reply == "1 connection 192.0.2.1 127.0.0.1\nafter")
+        _ = daemon
+    }
+
     /// 1 MiB after a v2 header arrives byte for byte.
     @Test func aMebibyteArrivesByteForByte() throws {
         let port = try freePort(), dir = TemporaryDirectory()
