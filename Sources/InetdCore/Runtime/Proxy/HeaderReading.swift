@@ -25,12 +25,24 @@ extension Daemon {
         return policy.required ? .refuse : .serveAsItself
     }
 
-    /// Takes an accepted connection into the loop until its header comes.
-    /// False when it was not taken: the caller closes it (counted and
-    /// logged here).
+    /// Reads an accepted connection's header, serving its client when it is
+    /// whole, or takes the connection into the loop until the rest comes.
+    /// False when the connection was refused: the caller closes it (counted
+    /// and logged here). A balancer sends its header as it connects, so it
+    /// is usually whole at once, and the loop registers nothing.
     func awaitHeader(_ connection: FileDescriptor, peer: inout PeerBuffer, on listener: Listener,
                      policy: ProxyPolicy) -> Bool {
         let state = listener.state
+        switch peekHeader(connection) {
+        case .whole(let header):
+            headerArrived(connection, header, on: listener, balancer: &peer)
+            return true
+        case .failed(let reason):
+            refuseHeader(state, peer: &peer, reason: reason)
+            return false
+        case .partial:
+            break
+        }
         guard connections.awaitingHeaders < Self.maxAwaitingHeaders else {
             refuseHeader(state, peer: &peer, reason: "too many connections waiting for a header")
             return false
@@ -48,53 +60,70 @@ extension Daemon {
         }
         connections.insert(pending)
         deadlines.scheduleIfUnset(.idleConnections, at: now + 1000)
-        // A balancer sends its header as it connects: it is usually here.
+        // The rest may have come between the peek and the registration,
+        // and an edge-triggered registration reports only what comes after.
         readHeader(pending)
         return true
     }
 
-    /// What has arrived of the header: whole, it is taken and the client
-    /// served; a bad or cut one closes the connection; a part waits for
-    /// the next edge (or the deadline).
-    func readHeader(_ pending: PendingHeader) {
+    enum HeaderSoFar {
+        case whole(ProxyHeader)
+        case partial
+        case failed(String)
+    }
+
+    /// What has arrived of a connection's header, left in place.
+    func peekHeader(_ fd: FileDescriptor) -> HeaderSoFar {
         let window = UnsafeMutableRawBufferPointer(rebasing: datagrams.buffer[0..<ProxyHeader.maxLength])
         let got: Int
-        switch try? Socket.peek(pending.fd, into: window) {
+        switch try? Socket.peek(fd, into: window) {
         case .done(let n)?: got = n
-        case .wouldBlock?: return
-        case nil: return dropHeader(pending, reason: "connection failed before its header")
+        case .wouldBlock?: return .partial
+        case nil: return .failed("connection failed before its header")
         }
-        guard got > 0 else { return dropHeader(pending, reason: "closed before its header was whole") }
+        guard got > 0 else { return .failed("closed before its header was whole") }
         switch ProxyHeader.parse(UnsafeRawBufferPointer(rebasing: window[0..<got])) {
-        case .incomplete: return
-        case .invalid(let failure): dropHeader(pending, reason: failure.description)
-        case .header(let header): headerRead(pending, header)
+        case .incomplete: return .partial
+        case .invalid(let failure): return .failed(failure.description)
+        case .header(let header): return .whole(header)
         }
     }
 
-    /// The header is whole: its bytes are taken off the connection, which
-    /// leaves the loop and is judged and served as the client it names.
-    private func headerRead(_ pending: PendingHeader, _ header: ProxyHeader) {
-        let state = pending.state
-        let taken = (try? Socket.consume(pending.fd, header.length, scratch: datagrams.buffer)) ?? 0
-        leaveLoop(pending)
+    /// A connection in the loop woke: its header whole, it is served; bad
+    /// or cut, closed; a part waits for the next edge (or the deadline).
+    func readHeader(_ pending: PendingHeader) {
+        switch peekHeader(pending.fd) {
+        case .partial: return
+        case .failed(let reason): dropHeader(pending, reason: reason)
+        case .whole(let header):
+            leaveLoop(pending)
+            headerArrived(pending.fd, header, on: pending.listener, balancer: &pending.balancer)
+        }
+    }
+
+    /// The header is whole: its bytes are taken off the connection, which is
+    /// judged and served as the client the header names, then closed here.
+    private func headerArrived(_ connection: FileDescriptor, _ header: ProxyHeader, on listener: Listener,
+                               balancer: inout PeerBuffer) {
+        let state = listener.state
+        let taken = (try? Socket.consume(connection, header.length, scratch: datagrams.buffer)) ?? 0
         defer {
-            pending.fd.close()
+            connection.close()
             handlerExited(state)
         }
         guard taken == header.length else {
-            return refuseHeader(state, peer: &pending.balancer, reason: "header bytes could not be taken")
+            return refuseHeader(state, peer: &balancer, reason: "header bytes could not be taken")
         }
-        var peer = pending.balancer
+        var peer = balancer
         var proxied: ProxiedEndpoints?
         if let addresses = header.addresses {
             peer = PeerBuffer(addresses.source, port: addresses.sourcePort)
             proxied = ProxiedEndpoints(local: PeerBuffer(addresses.destination, port: addresses.destinationPort),
-                                       balancer: pending.balancer)
+                                       balancer: balancer)
         }
-        let unixPeer = pending.listener.endpoint.kind == .unix && proxied == nil
-        guard case .admitted(let source) = admit(pending.fd, peer: &peer, state: state, unix: unixPeer) else { return }
-        serve(pending.fd, peer: &peer, on: pending.listener, source: source, proxied: proxied)
+        let unixPeer = listener.endpoint.kind == .unix && proxied == nil
+        guard case .admitted(let source) = admit(connection, peer: &peer, state: state, unix: unixPeer) else { return }
+        serve(connection, peer: &peer, on: listener, source: source, proxied: proxied)
     }
 
     /// Closes a connection whose header did not come right: counted, and
