@@ -23,6 +23,7 @@ import Testing
             "TCPLOCALHOST": "spoof.example", "UNIXREMOTEEUID": "4242", "UNIXREMOTEEGID": "4343",
             "UNIXREMOTEPID": "4444", "LISTEN_FDS": "3", "LISTEN_PID": "1", "LISTEN_FDNAMES": "x",
             "NOTIFY_SOCKET": notifyPath, "INETD_TEST_MARKER": "kept",
+            "PROXYREMOTEIP": "10.8.8.8", "PROXYREMOTEPORT": "8888",
         ]
         let daemon = try RunningDaemon(config: """
             127.0.0.1:\(port) stream tcp nowait - \(Binaries.probe) probe
@@ -49,8 +50,8 @@ import Testing
         for name in ["PROTO", "TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP", "TCPLOCALPORT"] {
             #expect(tcpNames.filter { $0 == name }.count == 1, "\(name) exactly once: \(tcpNames)")
         }
-        #expect(!tcpNames.contains { $0.hasPrefix("UNIX") || $0.hasPrefix("LISTEN_") || $0 == "NOTIFY_SOCKET" },
-                "\(tcpNames)")
+        #expect(!tcpNames.contains { $0.hasPrefix("UNIX") || $0.hasPrefix("LISTEN_") || $0 == "NOTIFY_SOCKET"
+                    || $0.hasPrefix("PROXYREMOTE") }, "\(tcpNames)")
         #expect(!tcpNames.contains("TCPREMOTEHOST") && !tcpNames.contains("TCPREMOTEINFO")
                 && !tcpNames.contains("TCPLOCALHOST"), "inetd does not set these: none may be inherited")
         #expect(!tcpText.contains("10.6.6.6") && !tcpText.contains("SPOOF") && !tcpText.contains(notifyPath))

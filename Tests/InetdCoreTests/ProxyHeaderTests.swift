@@ -122,6 +122,9 @@ import Testing
         #expect(parse(Self.v2(family: 0, transport: 0, block: [])) == .header(ProxyHeader(length: 16, addresses: nil)))
         let unix = Self.v2(family: 3, block: [UInt8](repeating: 0x2F, count: 216))
         #expect(parse(unix) == .header(ProxyHeader(length: 232, addresses: nil)))
+        // LOCAL discards its block whatever its family says: shorter than
+        // an IPv4 block is fine.
+        #expect(parse(Self.v2(command: 0, family: 1, block: [1, 2, 3])) == .header(ProxyHeader(length: 19, addresses: nil)))
     }
 
     @Test func v2Malformed() {
@@ -138,6 +141,8 @@ import Testing
         invalid(Self.v2(family: 4, block: Self.v4Block), "family 4")
         invalid(Self.v2(family: 1, transport: 3, block: Self.v4Block), "transport 3")
         invalid(Self.v2(family: 1, transport: 2, block: Self.v4Block), "UDP on a stream")
+        invalid(Self.v2(family: 1, transport: 0, block: Self.v4Block), "no transport for an IPv4 client")
+        invalid(Self.v2(family: 3, transport: 2, block: [UInt8](repeating: 0x2F, count: 216)), "unix datagrams")
         invalid(Self.v2(family: 2, block: Self.v4Block), "an IPv6 family with an IPv4-sized block")
         var badSignature = Self.v2(family: 1, block: Self.v4Block)
         badSignature[7] = 0x50

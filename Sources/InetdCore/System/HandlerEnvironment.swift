@@ -15,7 +15,7 @@ public func inheritableEnvironment() -> [String] {
 func isSetForHandlers(_ entry: String) -> Bool {
     let name = entry.firstIndex(of: "=").map { entry[..<$0] } ?? entry[...]
     return name == "PROTO" || name == "NOTIFY_SOCKET"
-        || name.hasPrefix("TCP") || name.hasPrefix("UNIX") || name.hasPrefix("LISTEN_")
+        || name.hasPrefix("TCP") || name.hasPrefix("UNIX") || name.hasPrefix("LISTEN_") || name.hasPrefix("PROXYREMOTE")
 }
 
 /// The environment every handler starts from, as C strings made once, and

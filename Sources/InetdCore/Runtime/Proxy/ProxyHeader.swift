@@ -150,19 +150,23 @@ struct ProxyHeader: Equatable {
         let stated = Int(bytes[14]) << 8 | Int(bytes[15])
         let length = 16 + stated
         guard length <= maxLength else { return .invalid(.tooLong) }
+        guard bytes.count >= length else { return .incomplete }
+        // LOCAL: the balancer's own connection (a health check): the real
+        // endpoints stand, and the block is discarded, family included.
+        guard command == 1 else { return .header(ProxyHeader(length: length, addresses: nil)) }
         let family = familyTransport >> 4, transport = familyTransport & 0x0F
         guard family <= 3, transport <= 2 else { return .invalid(.malformed("unknown address family or transport")) }
-        guard bytes.count >= length else { return .incomplete }
+        // UNSPEC: an address the sender could not name; the real peer stands.
+        guard family != 0 else { return .header(ProxyHeader(length: length, addresses: nil)) }
+        guard transport == 1 else { return .invalid(.malformed("a transport other than STREAM")) }
         let block = UnsafeRawBufferPointer(rebasing: bytes[16..<length])
         let addressBytes = [0, 12, 36, 216][Int(family)]
         guard block.count >= addressBytes else { return .invalid(.malformed("length shorter than its addresses")) }
         guard tlvsFit(UnsafeRawBufferPointer(rebasing: block[addressBytes...])) else {
             return .invalid(.malformed("a TLV past the header's end"))
         }
-        // LOCAL: the balancer's own connection (a health check): the real
-        // endpoints stand, whatever block follows.
-        guard command == 1, family == 1 || family == 2 else { return .header(ProxyHeader(length: length, addresses: nil)) }
-        guard transport == 1 else { return .invalid(.malformed("a datagram transport on a stream")) }
+        // AF_UNIX: paths no rule or limit can judge; the real peer stands.
+        guard family != 3 else { return .header(ProxyHeader(length: length, addresses: nil)) }
         func word(_ offset: Int, _ count: Int) -> UInt64 {
             var value: UInt64 = 0
             for i in offset..<offset + count { value = value << 8 | UInt64(block[i]) }
