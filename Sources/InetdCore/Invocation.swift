@@ -1,16 +1,20 @@
-/// `inetd [-d] [--check] [--notify-fd N] [--version] [--help] [CONFIG]`
+/// `inetd [-d] [-E] [--check] [--notify-fd N] [--version] [--help] [CONFIG]`
 public struct Invocation: Equatable {
     public enum Action: Equatable { case serve, check, version, help }
 
     public var action: Action = .serve
     public var verbose = false
+    /// `-E`: handlers get inetd's whole environment, not the handler's own.
+    public var keepEnvironment = false
     public var notifyFD: Int32?
     public var configPath = "/etc/inetd.conf"
 
     public static let version = "inetd (swift-inetd) 0.1.0"
     public static let usage = """
-        usage: inetd [-d] [--check] [--notify-fd N] [--version] [--help] [CONFIG]
+        usage: inetd [-d] [-E] [--check] [--notify-fd N] [--version] [--help] [CONFIG]
           -d             log one line per connection and per handler exit
+          -E             give handlers inetd's whole environment (default: PATH, the
+                         handler user's HOME, USER, LOGNAME, SHELL, TZ, LANG, LC_*)
           --check        parse CONFIG, resolve names, print the service table; bind nothing
           --notify-fd N  write a newline to fd N (3 or more) once every socket that can be
                          bound is bound, then close it
@@ -47,6 +51,7 @@ public struct Invocation: Equatable {
                 switch argument {
                 case "--": optionsEnded = true
                 case "-d", "--debug": invocation.verbose = true
+                case "-E": invocation.keepEnvironment = true
                 case "--check": invocation.action = .check
                 case "--version": invocation.action = .version
                 case "-h", "--help": invocation.action = .help

@@ -36,7 +36,7 @@ case .serve:
     }
     do {
         let daemon = try Daemon(Daemon.Settings(configPath: invocation.configPath, verbose: invocation.verbose,
-                                                notifyFD: notifyFD))
+                                                notifyFD: notifyFD, keepEnvironment: invocation.keepEnvironment))
         CurrentProcess.exit(daemon.run())
     } catch {
         writeStandardError("level=error event=start_failed error=\"\(error)\"\n")

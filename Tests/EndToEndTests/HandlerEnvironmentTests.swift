@@ -37,7 +37,7 @@ import Testing
         #expect(report["umask"] == "0022")
         #expect(report.environment["NOTIFY_SOCKET"] == nil)
         #expect(report.environment.keys.filter { $0.hasPrefix("LISTEN_") }.isEmpty)
-        #expect(report.environment["INETD_TEST_MARKER"] == "kept", "inetd's own environment is passed on")
+        #expect(report.environment["INETD_TEST_MARKER"] == nil, "inetd's own environment is not passed on (SPEC 3)")
 
         try daemon.stop()
         #expect(try notify.receiveAll(datagram: true) == "STOPPING=1")
@@ -94,5 +94,73 @@ import Testing
         var list = [gid_t](repeating: 0, count: 256)
         _ = getgrouplist(user, gid, &list, &count)
         return Set(list.prefix(Int(count)))
+    }
+}
+
+/// A handler's environment is the handler's (SPEC 3, issue 18): PATH, its
+/// user's HOME, USER, LOGNAME and SHELL, TZ and LANG/LC_* where inetd has
+/// them, what `passenv=` and `env=` say; never inetd's secrets. `-E` keeps
+/// inetd's whole environment, minus what inetd sets itself.
+extension HandlerEnvironmentTests {
+    static let inherited = ["PATH": "/usr/bin:/bin", "HOME": "/root", "USER": "root", "LOGNAME": "root",
+                            "SHELL": "/bin/bash", "TZ": "UTC", "LANG": "C.UTF-8", "LC_TIME": "C",
+                            "SECRET_TOKEN": "hunter2", "SITE": "lab", "TCPREMOTEIP": "10.6.6.6"]
+
+    @Test func aHandlersEnvironmentIsItsOwn() throws {
+        let (plain, passed) = (try freePort(), try freePort())
+        let daemon = try RunningDaemon(config: """
+            127.0.0.1:\(plain) stream tcp nowait - \(Binaries.probe) probe
+            127.0.0.1:\(passed) stream tcp nowait,passenv=SITE,passenv=ABSENT,env=MODE=test,env=TZ=Europe/Paris - \(Binaries.probe) probe
+
+            """, environment: Self.inherited)
+        let report = try ProbeReport(tcpExchange("127.0.0.1", plain))
+        let env = report.environment
+        #expect(env["PATH"] == "/usr/bin:/bin")
+        #expect(env["TZ"] == "UTC" && env["LANG"] == "C.UTF-8" && env["LC_TIME"] == "C")
+        #expect(env["SECRET_TOKEN"] == nil && env["SITE"] == nil, "nothing else of inetd's: \(env)")
+        #expect(env["TCPREMOTEIP"] == "127.0.0.1")
+        // `-`: the handler runs as inetd, with inetd's own HOME and USER.
+        #expect(env["HOME"] == "/root" && env["USER"] == "root" && env["LOGNAME"] == "root" && env["SHELL"] == "/bin/bash")
+        // LC_* and LANGUAGE pass too: the test runner's own may be there.
+        let names = Set(env.keys.filter { !$0.hasPrefix("LC_") && $0 != "LANGUAGE" })
+        #expect(names.isSubset(of: ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "TZ", "LANG", "PROTO",
+                                    "TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP", "TCPLOCALPORT"]), "\(names)")
+
+        let other = try ProbeReport(tcpExchange("127.0.0.1", passed)).environment
+        #expect(other["SITE"] == "lab", "passenv= carries it")
+        #expect(other["ABSENT"] == nil, "passenv= of a variable inetd lacks sets nothing")
+        #expect(other["MODE"] == "test" && other["TZ"] == "Europe/Paris", "env= sets, and wins")
+        #expect(other["SECRET_TOKEN"] == nil)
+        _ = daemon
+    }
+
+    @Test(.enabled(if: getuid() == 0, "changing identity needs root"))
+    func aNobodyHandlerGetsNobodysHomeNotRoots() throws {
+        let port = try freePort()
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait nobody \(Binaries.probe) probe\n",
+                                       environment: Self.inherited)
+        guard let nobody = getpwnam("nobody")?.pointee else {
+            Issue.record("no nobody user on this machine")
+            return
+        }
+        let env = try ProbeReport(tcpExchange("127.0.0.1", port)).environment
+        #expect(env["HOME"] == String(cString: nobody.pw_dir))
+        #expect(env["USER"] == "nobody" && env["LOGNAME"] == "nobody")
+        #expect(env["SHELL"] == String(cString: nobody.pw_shell))
+        #expect(env["SECRET_TOKEN"] == nil)
+        _ = daemon
+    }
+
+    /// `-E`: inetd's whole environment, as Debian's inetd without its
+    /// laundering; still never what inetd sets itself.
+    @Test func dashEKeepsInetdsEnvironment() throws {
+        let port = try freePort()
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait,env=MODE=test - \(Binaries.probe) probe\n",
+                                       arguments: ["-E"], environment: Self.inherited)
+        let env = try ProbeReport(tcpExchange("127.0.0.1", port)).environment
+        #expect(env["SECRET_TOKEN"] == "hunter2" && env["SITE"] == "lab")
+        #expect(env["MODE"] == "test")
+        #expect(env["TCPREMOTEIP"] == "127.0.0.1", "not the inherited 10.6.6.6")
+        _ = daemon
     }
 }

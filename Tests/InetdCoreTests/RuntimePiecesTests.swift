@@ -81,7 +81,7 @@ import Testing
         let small = environment.with({ writer in writer.add("PROTO", "TCP") }) { envp, _ in environmentStrings(envp) }
         #expect(small == ["BASE=1", "PROTO=TCP"], "the grown buffer serves the next handler too")
         let huge = environment.with({ writer in
-            writer.add("X", bytes: [UInt8](repeating: 0x41, count: HandlerEnvironment.maxScratchCapacity))
+            writer.add("X", bytes: [UInt8](repeating: 0x41, count: VariableScratch.maxCapacity))
         }) { _, _ in 1 }
         #expect(huge == nil, "past the largest buffer: refused")
     }

@@ -430,6 +430,15 @@ public struct ConfigParser {
                 guard value == "required" else { throw fail("proxy takes no value or proxy=required, not '\(value)'") }
                 options.proxyRequired = true
             }
+        case "passenv":
+            let name = try required()
+            try environmentName(Substring(name), in: key)
+            options.passEnvironment.append(name)
+        case "env":
+            let assignment = try required()
+            guard let eq = assignment.firstIndex(of: "=") else { throw fail("env takes NAME=VALUE, not '\(assignment)'") }
+            try environmentName(assignment[..<eq], in: key)
+            options.setEnvironment.append(assignment)
         case "proxy-from": options.proxyFrom.append(try addressRange(required()))
         case "proxy-timeout": options.proxyTimeoutSeconds = try number(required(), for: key, in: 1...3600)
         case "mode": options.mode = try octalMode(required())
@@ -603,6 +612,17 @@ public struct ConfigParser {
             throw fail("\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text ?? "")'")
         }
         return count * unit
+    }
+
+    /// A name `passenv=` or `env=` may give: a shell name that inetd does
+    /// not set itself.
+    private func environmentName(_ name: Substring, in option: String) throws(Failure) {
+        guard HandlerVariables.isValidName(name) else {
+            throw fail("\(option)= takes a variable name (letters, digits and _, not first a digit), not '\(name)'")
+        }
+        guard !HandlerVariables.isReserved(name) else {
+            throw fail("\(option)= cannot give \(name): inetd sets it for its handlers, or withholds it")
+        }
     }
 
     private func octalMode(_ text: String) throws(Failure) -> UInt32 {

@@ -55,7 +55,10 @@ public struct ExecLimits: Equatable, Sendable {
             names = "LISTEN_FDNAMES=".utf8.count + sockets * (min(name.utf8.count, 255) + 1)
         }
         // argv's and envp's NULL ends, and the path exec copies first.
-        let rest = environmentBytes + Self.connectionVariablesBytes + names + 2 * Self.pointerBytes + path.utf8.count + 1
+        // `environmentBytes` is inetd's whole environment: what `-E` passes,
+        // and more than the handler's own variables without it; `env=` adds.
+        let rest = environmentBytes + Self.environmentBytes(entry.options.setEnvironment) + Self.connectionVariablesBytes
+            + names + 2 * Self.pointerBytes + path.utf8.count + 1
         guard argumentBytes + rest > argumentSpace else { return nil }
         return "argv takes \(argumentBytes) bytes and the handler's environment \(rest): more than the \(argumentSpace) "
             + "exec takes (a quarter of the stack limit); every spawn would fail with E2BIG"

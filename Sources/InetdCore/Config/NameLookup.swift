@@ -9,6 +9,9 @@ public struct UserRecord: Equatable, Sendable {
     public var name: String
     public var uid: UserID
     public var gid: GroupID
+    /// pw_dir and pw_shell: the handler's HOME and SHELL.
+    public var home: String = ""
+    public var shell: String = ""
 }
 
 /// The name look-ups configuration needs. The daemon uses `SystemLookup`;

@@ -147,6 +147,8 @@ public enum NormalizedTable {
         if options.stderrToSocket { parts.append("stderr=socket") }
         if let n = options.backlog { parts.append("backlog=\(n)") }
         if let n = options.timeoutSeconds { parts.append("timeout=\(n)") }
+        parts += options.passEnvironment.map { "passenv=" + $0 }
+        parts += options.setEnvironment.map { "env=" + $0 }
         if options.proxy { parts.append(options.proxyRequired ? "proxy=required" : "proxy") }
         parts += options.proxyFrom.map { "proxy-from=\($0)" }
         if let n = options.proxyTimeoutSeconds { parts.append("proxy-timeout=\(n)") }

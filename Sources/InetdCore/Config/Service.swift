@@ -27,6 +27,9 @@ public struct Identity: Equatable, Sendable {
     /// nil until looked up: the daemon looks them up once its sockets listen
     /// (`LoadedConfiguration.lookUpGroups`).
     public var groups: [GroupID]?
+    /// The user's HOME and SHELL for the handler's environment.
+    public var home: String = ""
+    public var shell: String = ""
 }
 
 /// A resolved service: an entry with its endpoints and numeric ids.

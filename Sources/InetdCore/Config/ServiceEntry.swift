@@ -202,6 +202,10 @@ public struct Options: Equatable, Sendable {
     public var proxyRequired = false
     public var proxyFrom: [AddressRange] = []
     public var proxyTimeoutSeconds: Int?
+    /// `passenv=NAME`: variables carried from inetd's environment;
+    /// `env=NAME=VALUE`: variables set, as `NAME=VALUE` (SPEC 3).
+    public var passEnvironment: [String] = []
+    public var setEnvironment: [String] = []
     /// Unix sockets: permission bits and owner, set before the path appears.
     public var mode: UInt32?
     public var ownerUser: String?

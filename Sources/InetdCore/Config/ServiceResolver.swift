@@ -274,7 +274,8 @@ public struct ServiceResolver {
             return nil
         }
         return Identity(user: user.name, uid: user.uid, gid: gid,
-                        groups: lookUpGroups ? lookup.groups(user: user.name, gid: gid) : nil)
+                        groups: lookUpGroups ? lookup.groups(user: user.name, gid: gid) : nil,
+                        home: user.home, shell: user.shell)
     }
 
     func owner(user: String, group: String?) throws(ConfigParser.Failure) -> Service.Owner {

@@ -10,11 +10,14 @@ public final class Daemon {
         public var configPath: String
         public var verbose: Bool
         public var notifyFD: FileDescriptor?
+        /// `-E`: handlers get inetd's whole environment (SPEC 3).
+        public var keepEnvironment: Bool
 
-        public init(configPath: String, verbose: Bool, notifyFD: FileDescriptor?) {
+        public init(configPath: String, verbose: Bool, notifyFD: FileDescriptor?, keepEnvironment: Bool = false) {
             self.configPath = configPath
             self.verbose = verbose
             self.notifyFD = notifyFD
+            self.keepEnvironment = keepEnvironment
         }
     }
 
@@ -56,8 +59,8 @@ public final class Daemon {
     let signals: SignalChannel
     let spawnReports: SpawnReports
     var readiness: Readiness
-    /// What every handler inherits: inetd's environment, cleaned once.
-    let environment = HandlerEnvironment(inheritableEnvironment())
+    /// Each service's handler environment, made once per load.
+    var environments: HandlerEnvironments
     let devNull: FileDescriptor
 
     var services: [ServiceState] = []
@@ -77,6 +80,7 @@ public final class Daemon {
     public init(_ settings: Settings) throws(SystemError) {
         configPath = settings.configPath
         log = Log(verbose: settings.verbose)
+        environments = HandlerEnvironments(inherited: CurrentProcess.environment(), keepAll: settings.keepEnvironment)
         descriptors = DescriptorBudget(log: log)
         signals = try SignalChannel()
         spawnReports = try SpawnReports()
@@ -91,8 +95,8 @@ public final class Daemon {
     /// Loads the configuration, binds, reports readiness and serves until
     /// SIGTERM or SIGINT. Returns the exit status.
     public func run() -> Int32 {
-        // Children started last may still read the handler environment's
-        // strings, which go with this object.
+        // Children started last are still setting up: none outlives the
+        // bound on exec unkilled.
         defer { PreparedProgram.settle(bound: Self.execBoundMilliseconds) }
         // Start-up runs in phases (runtime and argument set-up, then loading
         // with NSS look-ups and binding) whose code is not needed afterwards.
@@ -109,7 +113,7 @@ public final class Daemon {
             let configuration: LoadedConfiguration
             do {
                 configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false,
-                                                             execLimits: .current(environmentBytes: environment.argumentSpaceUsed))
+                                                             execLimits: .current(environmentBytes: environments.inheritedBytes))
             } catch {
                 log.error("config_unreadable", ("file", configPath), ("error", "\(error)"))
                 return 1

@@ -42,7 +42,7 @@ extension Daemon {
             let configuration: LoadedConfiguration
             do {
                 configuration = try LoadedConfiguration.load(path: configPath, lookup: lookup, lookUpGroups: false,
-                                                             execLimits: .current(environmentBytes: environment.argumentSpaceUsed))
+                                                             execLimits: .current(environmentBytes: environments.inheritedBytes))
             } catch {
                 log.error("reload_failed", ("file", configPath), ("error", "\(error)"),
                           ("action", "running configuration kept"))
@@ -69,7 +69,9 @@ extension Daemon {
         for endpoint in plan.closed {
             if let listener = listeners[endpoint] { close(listener) }
         }
+        environments.startLoad()
         services = pairStates(next)
+        environments.endLoad()
         descriptors.startBinding()
         datagrams.ports = Set(next.filter { $0.entry.socketType == .dgram && $0.entry.program.isBuiltin }
             .flatMap { $0.endpoints.map(\.address.port) })
@@ -115,10 +117,10 @@ extension Daemon {
         return runnable.map { service in
             if let first = service.endpoints.first, let state = previous.removeValue(forKey: first),
                state.service.endpoints == service.endpoints || Set(state.service.endpoints) == Set(service.endpoints) {
-                state.take(service)
+                state.take(service, environment: environments.environment(for: service))
                 return state
             }
-            return ServiceState(service: service, environment: environment)
+            return ServiceState(service: service, environment: environments.environment(for: service))
         }
     }
 }

@@ -8,7 +8,7 @@ import Glibc
 /// service with other endpoints gets a new one.
 final class ServiceState {
     private(set) var service: Service
-    private let environment: HandlerEnvironment
+    private var environment: HandlerEnvironment
     // The stored properties are declared in this order for size: the words
     // first, then the small values, which fill the padding after `resumeAt`
     // (in the order of topics, one allocation size larger).
@@ -66,8 +66,9 @@ final class ServiceState {
 
     /// A reload kept this service: the new line applies to new connections;
     /// the counters and the hand-over state stay.
-    func take(_ next: Service) {
+    func take(_ next: Service, environment: HandlerEnvironment) {
         service = next
+        self.environment = environment
         (wait, stderrToSocket, listenFDs, builtin) = Self.settings(next)
         limits = ServiceLimits(next.entry)
         handsOverSocket = wait || next.entry.socketType == .dgram

@@ -13,51 +13,61 @@ public func inheritableEnvironment() -> [String] {
 /// True when `entry` (`NAME=value`, or a bare `NAME`) names a variable that
 /// inetd sets, or withholds, for its handlers.
 func isSetForHandlers(_ entry: String) -> Bool {
-    let name = entry.firstIndex(of: "=").map { entry[..<$0] } ?? entry[...]
-    return name == "PROTO" || name == "NOTIFY_SOCKET"
-        || name.hasPrefix("TCP") || name.hasPrefix("UNIX") || name.hasPrefix("LISTEN_") || name.hasPrefix("PROXYREMOTE")
+    HandlerVariables.isReserved(entry.firstIndex(of: "=").map { entry[..<$0] } ?? entry[...])
 }
 
-/// The environment every handler starts from, as C strings made once, and
-/// the envp array spawns fill in. The daemon spawns from one thread, one
-/// child at a time, so one array serves every service: per-connection
-/// variables go into its spare slots and a scratch buffer, never into new
-/// allocations. The buffer grows, once, for a handler whose variables do not
-/// fit (a `wait,listen-fds` line with many sockets and a long `name=`).
+/// The room per-handler variables are written into: one buffer for every
+/// environment, since the daemon spawns one child at a time from one
+/// thread. It grows, once, for a handler whose variables do not fit (a
+/// `wait,listen-fds` line with many sockets and a long `name=`).
+final class VariableScratch {
+    fileprivate var bytes: UnsafeMutablePointer<UInt8>
+    /// Room for the per-handler variables: the UCSPI ones, the unix peer's
+    /// ids, and LISTEN_FDNAMES with one name per socket.
+    fileprivate var capacity = 4096
+    /// Past this, exec would refuse the variables anyway (MAX_ARG_STRLEN is
+    /// 128 KiB for one string).
+    static let maxCapacity = 256 << 10
+
+    init() { bytes = .allocate(capacity: capacity) }
+    deinit { bytes.deallocate() }
+
+    fileprivate func grow(to wanted: Int) -> Bool {
+        guard capacity < Self.maxCapacity else { return false }
+        bytes.deallocate()
+        capacity = min(max(capacity * 2, wanted + 1), Self.maxCapacity)
+        bytes = .allocate(capacity: capacity)
+        return true
+    }
+}
+
+/// A handler's environment: its base variables as C strings made once per
+/// load (`HandlerVariables.base`), and the envp array a spawn fills in with
+/// the per-handler variables. Services whose base is the same share one.
+/// A spawn copies every string into its child's slot, so a reload may drop
+/// an environment while a child of it is still setting up.
 final class HandlerEnvironment {
     private let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
     private let baseCount: Int
-    /// What the base variables take of execve's argument space
-    /// (`ExecLimits`): a load refuses the lines that would not fit beside them.
-    let argumentSpaceUsed: Int
-    private var scratch: UnsafeMutablePointer<UInt8>
-    /// Room for the per-handler variables: the UCSPI ones, the unix peer's
-    /// ids, and LISTEN_FDNAMES with one name per socket.
-    private var scratchCapacity = 4096
-    /// Past this, exec would refuse the variables anyway (MAX_ARG_STRLEN is
-    /// 128 KiB for one string).
-    static let maxScratchCapacity = 256 << 10
+    private let scratch: VariableScratch
     static let extraSlots = 12
 
-    init(_ variables: [String]) {
+    init(_ variables: [String], scratch: VariableScratch = VariableScratch()) {
         baseCount = variables.count
-        argumentSpaceUsed = ExecLimits.environmentBytes(variables)
+        self.scratch = scratch
         envp = .allocate(capacity: baseCount + Self.extraSlots + 1)
         for (i, variable) in variables.enumerated() { envp[i] = strdup(variable) }
         envp[baseCount] = nil
-        scratch = .allocate(capacity: scratchCapacity)
     }
 
     deinit {
         for i in 0..<baseCount { free(envp[i]) }
         envp.deallocate()
-        scratch.deallocate()
     }
 
-    /// The base variables: envp's first entries, made at init and freed in
-    /// deinit, unchanged in between. The daemon's environment lives as long
-    /// as the daemon, so a spawn may hand them to a child without a copy.
-    var sharedCount: Int { baseCount }
+    /// The leading envp entries a child may read in place instead of from
+    /// its copy: none, since an environment lives only as long as its load.
+    var sharedCount: Int { 0 }
 
     /// Calls `body` with envp holding the base variables plus what `fill`
     /// writes, and the entry reserved for LISTEN_PID if `fill` reserved one;
@@ -67,13 +77,10 @@ final class HandlerEnvironment {
         defer { envp[baseCount] = nil }
         while true {
             var writer = VariableWriter(envp: envp, first: baseCount, slots: Self.extraSlots,
-                                        scratch: scratch, capacity: scratchCapacity)
+                                        scratch: scratch.bytes, capacity: scratch.capacity)
             fill(&writer)
             if writer.overflowed {
-                guard !writer.outOfSlots, scratchCapacity < Self.maxScratchCapacity else { return nil }
-                scratch.deallocate()
-                scratchCapacity = min(max(scratchCapacity * 2, writer.wanted + 1), Self.maxScratchCapacity)
-                scratch = .allocate(capacity: scratchCapacity)
+                guard !writer.outOfSlots, scratch.grow(to: writer.wanted) else { return nil }
                 continue
             }
             envp[writer.slot] = nil

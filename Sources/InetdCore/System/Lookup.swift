@@ -36,7 +36,9 @@ public struct SystemLookup: NameLookup {
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 16384)
         guard getpwnam_r(name, &record, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return UserRecord(name: String(cString: record.pw_name), uid: record.pw_uid, gid: record.pw_gid)
+        return UserRecord(name: String(cString: record.pw_name), uid: record.pw_uid, gid: record.pw_gid,
+                          home: record.pw_dir.map { String(cString: $0) } ?? "",
+                          shell: record.pw_shell.map { String(cString: $0) } ?? "")
     }
 
     public func group(named name: String) -> GroupID? {
