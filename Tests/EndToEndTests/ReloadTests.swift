@@ -52,6 +52,20 @@ import Testing
         #expect(socketInodes(daemon) == before)
     }
 
+    /// A file cut down to comments is not blank: the reload keeps every
+    /// socket (SPEC 6). A blank one closes them.
+    @Test func aReloadToCommentsKeepsTheTableAndToABlankFileClosesIt() throws {
+        let port = try freePort()
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait - \(Binaries.probe) probe original\n")
+        daemon.rewriteConfig("# 127.0.0.1:\(port) stream tcp nowait - \(Binaries.probe) probe original\n# all off\n")
+        #expect(try daemon.reload() == "reload_failed")
+        #expect(daemon.log.contains("error=\"no valid line\" action=\"running configuration kept\""))
+        #expect(try ProbeReport(tcpExchange("127.0.0.1", port))["argv.1"] == "original")
+        daemon.rewriteConfig("\n  \n")
+        #expect(try daemon.reload() == "reloaded")
+        #expect(throws: HarnessError.self) { try tcpExchange("127.0.0.1", port) }
+    }
+
     @Test func fileWithNoValidLineStartsIdleAndReloadBringsServicesUp() throws {
         let port = try freePort()
         let daemon = try RunningDaemon(config: "# nothing yet\n")

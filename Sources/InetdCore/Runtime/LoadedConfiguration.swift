@@ -6,6 +6,10 @@ public struct LoadedConfiguration {
     public var diagnostics: [Diagnostic]
     /// Lines that carried an entry, valid or not.
     public var entryLines: Int
+    /// Nothing but blanks: no entry, no comment. A reload to such a file
+    /// closes everything; to any other file with no valid line, it keeps
+    /// the running table (SPEC 6).
+    public var blank: Bool
 
     public var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
 
@@ -17,7 +21,8 @@ public struct LoadedConfiguration {
     /// handler environment, passes `execLimits` is an error on its line.
     public static func load(path: String, lookup: any NameLookup, lookUpGroups: Bool = true,
                             execLimits: ExecLimits) throws(FileReadError) -> LoadedConfiguration {
-        let parsed = ConfigParser(file: path).parse(try readWholeFile(path))
+        let text = try readWholeFile(path)
+        let parsed = ConfigParser(file: path).parse(text)
         let resolver = ServiceResolver(file: path, lookup: CachedLookup(lookup), lookUpGroups: lookUpGroups,
                                        execLimits: execLimits)
         let resolved = resolver.resolve(parsed.entries)
@@ -37,7 +42,8 @@ public struct LoadedConfiguration {
         }
         diagnostics.sort { $0.line < $1.line }
         return LoadedConfiguration(services: resolved.services, diagnostics: diagnostics,
-                                   entryLines: parsed.entryLineCount)
+                                   entryLines: parsed.entryLineCount,
+                                   blank: text.utf8.allSatisfy { $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0D) })
     }
 
     /// Fills in the supplementary groups that `load` left out. The daemon

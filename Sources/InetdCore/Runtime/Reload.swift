@@ -24,8 +24,10 @@ public struct ReloadPlan: Equatable {
 }
 
 extension Daemon {
-    /// SIGHUP. A file that cannot be read, or one with entries of which none
-    /// is valid, leaves the running configuration untouched.
+    /// SIGHUP. A file that cannot be read, or one that is not blank but
+    /// has no valid line (comments only, every line an error), leaves the
+    /// running configuration untouched (SPEC 6): a file cut down by mistake
+    /// must not close every socket. A blank file closes them all.
     func reload() {
         readiness.reloading()
         defer { readiness.reloaded() }
@@ -49,7 +51,7 @@ extension Daemon {
                 return
             }
             report(configuration)
-            if configuration.services.isEmpty && configuration.entryLines > 0 {
+            if configuration.services.isEmpty && !configuration.blank {
                 log.error("reload_failed", ("file", configPath), ("error", "no valid line"),
                           ("action", "running configuration kept"))
                 return
