@@ -9,7 +9,9 @@ public struct Invocation: Equatable {
     public var notifyFD: Int32?
     public var configPath = "/etc/inetd.conf"
 
-    public static let version = "inetd (swift-inetd) 0.1.0"
+    /// The release, as `ready` and `reloaded` log it.
+    public static let release = "0.1.0"
+    public static let version = "inetd (swift-inetd) \(release)"
     public static let usage = """
         usage: inetd [-d] [-E] [--check] [--notify-fd N] [--version] [--help] [CONFIG]
           -d             log one line per connection and per handler exit

@@ -175,6 +175,8 @@ import Testing
         holder.close()
         try daemon.reload()
         #expect(try ProbeReport(tcpExchange("127.0.0.1", busy))["argv.1"] == "busy")
+        // The log does not end at bind_failed while the port serves.
+        try daemon.waitForLog("level=info event=bound service=127.0.0.1:\(busy)/tcp address=127.0.0.1:\(busy)/tcp4 after=")
     }
 
     @Test func dgramHandlerThatNeverReadsIsBackedOffInsteadOfRespawnedInALoop() throws {

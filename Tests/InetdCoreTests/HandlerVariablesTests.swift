@@ -56,6 +56,10 @@ import Testing
         #expect(text.contains(message), "\(text)")
     }
 
+    @Test func notOnABuiltin() {
+        #expect(failure("echo stream tcp nowait,env=A=1 nobody internal").contains("do not apply to a built-in"))
+    }
+
     @Test func optionsParseAndList() {
         guard let e = entry("7007 stream tcp nowait,passenv=SITE,env=MODE=a=b,env=EMPTY= nobody /bin/cat cat") else { return }
         #expect(e.options.passEnvironment == ["SITE"])

@@ -531,6 +531,9 @@ public struct ConfigParser {
         if case .builtin = entry.program {
             if unix { throw fail("built-in services run over tcp or udp, not unix") }
             if options.listenFDs { throw fail("listen-fds does not apply to a built-in service") }
+            if !options.passEnvironment.isEmpty || !options.setEnvironment.isEmpty {
+                throw fail("passenv= and env= do not apply to a built-in service: no program runs")
+            }
         }
         try validateLimits(entry)
     }

@@ -8,7 +8,7 @@ public enum HandlerVariables {
     /// line.
     public static func isReserved(_ name: Substring) -> Bool {
         name == "PROTO" || name == "NOTIFY_SOCKET" || name.hasPrefix("TCP") || name.hasPrefix("UNIX")
-            || name.hasPrefix("LISTEN_") || name.hasPrefix("PROXYREMOTE") || name.hasPrefix("WATCHDOG_")
+            || name.hasPrefix("LISTEN_") || name.hasPrefix("PROXY") || name.hasPrefix("WATCHDOG_")
     }
 
     /// A name `passenv=` and `env=` take: a letter or `_`, then letters,

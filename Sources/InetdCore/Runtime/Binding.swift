@@ -26,6 +26,11 @@ extension Daemon {
             if bound.file != nil { descriptors.countBound() }  // its directory, held open
             listener.fd = bound.fd
             listener.keepSocketFile(bound.file)
+            // A socket that failed before binds now: said at the default
+            // level, or the log would end at its bind_failed while it serves.
+            if let before = listener.lastBindError {
+                log.info("bound", ("service", listener.state.label), ("address", listener.name), ("after", before))
+            }
             listener.lastBindError = nil
             // The label formatted, not cached (`state.label`): one line per
             // socket at start, and caching made every service keep it for as

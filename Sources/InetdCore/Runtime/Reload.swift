@@ -59,7 +59,8 @@ extension Daemon {
             let plan = apply(configuration.services)
             log.info("reloaded", ("services", "\(services.count)"), ("kept", "\(plan.kept.count)"),
                      ("opened", "\(plan.opened.count)"), ("closed", "\(plan.closed.count)"),
-                     ("errors", "\(configuration.errorCount)"))
+                     ("errors", "\(configuration.errorCount)"), ("pid", "\(CurrentProcess.id)"),
+                     ("version", Invocation.release))
         }
         releaseFreeHeap()
     }

@@ -1,11 +1,9 @@
 import Glibc
 import _InetdSystem
 
-/// inetd's environment as handlers inherit it: without the names inetd sets
-/// for a handler itself (PROTO, TCP*, UNIX*, LISTEN_*) and without
-/// NOTIFY_SOCKET (meant for inetd, which reads it before this runs). An
-/// inherited `TCPREMOTEIP=10.6.6.6` would otherwise come first in envp, and
-/// getenv(3) would return it instead of the real peer.
+/// inetd's environment without the names inetd sets for a handler itself or
+/// withholds from it (`HandlerVariables.isReserved`): what `--check`
+/// measures exec's argument space against.
 public func inheritableEnvironment() -> [String] {
     CurrentProcess.environment().filter { !isSetForHandlers($0) }
 }
