@@ -79,3 +79,38 @@ extension LimitTests {
         #expect(try daemon.stop() & 0x7F == 0)
     }
 }
+
+/// The log tells the story at the default level (issue 18).
+extension LimitTests {
+    /// A failed spawn names its program; with -d a built-in's connection is
+    /// logged as a spawned one is; a unix peer is named by uid and pid.
+    @Test func logLinesNameTheProgramTheBuiltinAndTheUnixPeer() throws {
+        let (missing, echo) = (try freePort(), try freePort())
+        let dir = TemporaryDirectory()
+        let path = dir.path + "/s.sock"
+        let daemon = try RunningDaemon(config: """
+            127.0.0.1:\(missing) stream tcp nowait - /nonexistent/handler handler
+            127.0.0.1:\(echo) stream tcp nowait - internal daytime
+            \(path) stream unix nowait - /bin/echo echo unix
+
+            """)
+        _ = try? tcpExchange("127.0.0.1", missing)
+        try daemon.waitForLog("event=spawn_failed service=127.0.0.1:\(missing)/tcp program=/nonexistent/handler ")
+        _ = try tcpExchange("127.0.0.1", echo)
+        try daemon.waitForLog("event=connection service=127.0.0.1:\(echo)/tcp peer=127.0.0.1:")
+        #expect(daemon.log.contains("builtin=daytime"))
+        #expect(try unixExchange(path) == "unix\n")
+        try daemon.waitForLog("event=connection service=\(path)/unix peer=\"uid \(geteuid()) pid \(getpid())\"")
+    }
+
+    /// At stop, a wait handler ended by inetd's SIGTERM is not a warning.
+    @Test func handlersEndedAtStopAreNotWarnedOf() throws {
+        let port = try freePort()
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp wait - /bin/sleep sleep 30\n", arguments: [])
+        let client = try ClientSocket.tcp("127.0.0.1", port)
+        try daemon.waitUntil("the handler runs") { childCount(of: daemon.pid) == 1 }
+        #expect(exitCode(try daemon.stop()) == 0)
+        #expect(!daemon.log.contains("event=exit"), "\(daemon.log)")
+        _ = client
+    }
+}

@@ -46,6 +46,7 @@ extension Daemon {
                 continue
             }
             countStart(state)
+            if log.verbose { log.debug("connection", ("service", state.label), ("peer", peer.address().description), ("builtin", kind.rawValue)) }
             switch kind {
             case .daytime, .time:
                 let reply = kind == .time ? BuiltinKind.timeReply() : BuiltinKind.daytimeReply()

@@ -6,6 +6,11 @@ struct ExitStatus: CustomStringConvertible {
 
     /// Exited, with status 0.
     var isSuccess: Bool { (raw & 0x7F) == 0 && ((raw >> 8) & 0xFF) == 0 }
+    /// The signal that ended the process; nil when it exited.
+    var signal: CInt? {
+        let number = raw & 0x7F
+        return number == 0 || number == 0x7F ? nil : number
+    }
 
     /// `exit 0`, `exit 3`, `signal 11 (Segmentation fault)`.
     var description: String {

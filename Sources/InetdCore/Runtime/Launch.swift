@@ -44,6 +44,7 @@ extension Daemon {
     /// connection and formats no text unless a line is logged.
     func launch(_ launch: Launch, _ state: ServiceState, _ program: PreparedProgram) {
         var peerAddress: SocketAddress?
+        var connectionFD: FileDescriptor?
         var source: SourceKey?
         let result: Result<pid_t, SpawnError>
         countStart(state)
@@ -51,6 +52,7 @@ extension Daemon {
         case .connection(let connection, var peer, let listener, let counted, let proxied):
             result = spawnConnection(program, state, connection, &peer, listener, proxied)
             peerAddress = peer.address()
+            connectionFD = connection
             source = counted
         case .socket(let listener):
             let fd = listener.fd?.rawValue ?? -1
@@ -84,14 +86,15 @@ extension Daemon {
             deadlines.scheduleIfUnset(.execBound, at: now + Self.execBoundMilliseconds)
             if log.verbose {
                 if let peerAddress {
-                    log.debug("connection", ("service", state.label), ("peer", peerAddress.description), ("pid", "\(pid)"))
+                    log.debug("connection", ("service", state.label), ("peer", peerText(peerAddress, connectionFD)),
+                              ("pid", "\(pid)"))
                 } else {
                     log.debug("handover", ("service", state.label), ("pid", "\(pid)"), ("sockets", "\(held.count)"))
                 }
             }
         case .failure(let error):
             releaseSource(source)
-            spawnFailed(state, error, peer: peerAddress, holding: held)
+            spawnFailed(state, error, peer: peerAddress, connection: connectionFD, holding: held)
         }
     }
 
@@ -121,17 +124,29 @@ extension Daemon {
         }
     }
 
+    /// How a log line names a client: its address, or for a unix peer its
+    /// uid and pid (SO_PEERCRED, while the connection is open); formatted
+    /// only for a line that is written.
+    func peerText(_ address: SocketAddress?, _ connection: FileDescriptor?) -> String {
+        if let address, address.family != .unix { return address.description }
+        if let connection, let credentials = try? PeerCredentials.of(connection) {
+            return "uid \(credentials.uid) pid \(credentials.pid)"
+        }
+        return address == nil ? "-" : "unix"
+    }
+
     /// A handler that did not start, whether the spawn failed at once or
     /// its child failed or was killed before exec: logged and counted. A connection is
     /// closed with the child; the sockets a holder was given come back,
     /// after a back-off and without the input that woke the loop, which
     /// would otherwise wake it again at once for a program that cannot start.
-    func spawnFailed(_ state: ServiceState, _ error: SpawnError, peer: SocketAddress?, holding sockets: [Listener]) {
+    func spawnFailed(_ state: ServiceState, _ error: SpawnError, peer: SocketAddress?, connection: FileDescriptor? = nil,
+                     holding sockets: [Listener]) {
         state.execFailures += 1
         guard !sockets.isEmpty else {
             if log.admit(.error, "spawn_failed", service: state.label) {
-                log.error("spawn_failed", ("service", state.label), ("peer", peer?.description ?? "-"),
-                          ("error", "\(error)"), ("action", "connection closed"))
+                log.error("spawn_failed", ("service", state.label), ("program", state.programName),
+                          ("peer", peerText(peer, connection)), ("error", "\(error)"), ("action", "connection closed"))
             }
             return
         }
@@ -143,7 +158,7 @@ extension Daemon {
         // A reload may have given a socket another line since.
         for socket in current where socket.state !== state { reconcileLine(of: socket) }
         if log.admit(.error, "spawn_failed", service: state.label) {
-            log.error("spawn_failed", ("service", state.label), ("error", "\(error)"),
+            log.error("spawn_failed", ("service", state.label), ("program", state.programName), ("error", "\(error)"),
                       ("action", "pending input dropped, retry in \(state.backoffMilliseconds) ms"))
         }
     }

@@ -34,7 +34,10 @@ extension Daemon {
         let state = child.state
         let lived = monotonicMilliseconds() - child.started
         let status = ExitStatus(raw)
-        let normal = status.isSuccess
+        // At stop, a handler ended by the SIGTERM or SIGKILL inetd sent it
+        // did what it was asked: not a warning.
+        let stopped = shutdown.stopping && (status.signal == SIGTERM || status.signal == SIGKILL)
+        let normal = status.isSuccess || stopped
         // Without -d, abnormal exits are a client's to cause: one line per
         // episode. With -d, every exit has its line (SPEC section 1).
         if log.verbose || (!normal && log.admit(.warn, "exit", service: state.label)) {

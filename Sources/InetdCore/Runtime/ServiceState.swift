@@ -122,6 +122,14 @@ final class ServiceState {
 
     var entry: ServiceEntry { service.entry }
 
+    /// The program a log line names: its path, or `internal NAME`.
+    var programName: String {
+        switch service.entry.program {
+        case .path(let path): return path
+        case .builtin(let name): return "internal " + name
+        }
+    }
+
     /// `timeout=` of a spawned nowait handler; a built-in's is its idle
     /// timeout (`BuiltinConnection`), and a wait handler has none.
     var handlerTimeoutSeconds: Int? {

@@ -41,10 +41,10 @@ extension Daemon {
             return .admitted(source: key)
         case .overConcurrency:
             state.counters.overPerSource += 1
-            logRefusal("source_limited", state, peer: &peer, limit: ("per-ip", limits.perSourceConcurrent))
+            logRefusal("source_limited", state, peer: &peer, connection: connection, limit: ("per-ip", limits.perSourceConcurrent))
         case .overRate:
             state.counters.overPerSourceRate += 1
-            logRefusal("source_limited", state, peer: &peer, limit: ("per-ip-rate", limits.perSourceRate))
+            logRefusal("source_limited", state, peer: &peer, connection: connection, limit: ("per-ip-rate", limits.perSourceRate))
         }
         return .refused
     }
@@ -87,9 +87,10 @@ extension Daemon {
         if sources.count > 0 { scheduleSourceSweep() }
     }
 
-    private func logRefusal(_ event: String, _ state: ServiceState, peer: inout PeerBuffer, limit: (String, Int)?) {
+    private func logRefusal(_ event: String, _ state: ServiceState, peer: inout PeerBuffer, connection: FileDescriptor? = nil,
+                            limit: (String, Int)?) {
         guard log.admit(.warn, event, service: state.label) else { return }
-        var fields: [(String, String)] = [("service", state.label), ("peer", peer.address().description)]
+        var fields: [(String, String)] = [("service", state.label), ("peer", peerText(peer.address(), connection))]
         if let (name, value) = limit { fields += [("limit", name), ("value", "\(value)")] }
         fields.append(("action", "closed"))
         log.write(.warn, event, fields)
