@@ -37,7 +37,7 @@ func tcpExchange(from source: String, to host: String, _ port: UInt16, timeout: 
         let spawned = daemon.log.split(separator: "\n").filter { $0.contains("event=connection ") && $0.contains(" pid=") }
         #expect(spawned.count == 2, "\(daemon.log)")
         daemon.signal(SIGUSR1)
-        try daemon.waitForLog("service=127.0.0.1:\(p1)/tcp address=127.0.0.1:\(p1)/tcp4 state=listening active=0 accepted=2 spawned=1")
+        try daemon.waitForLog("service=127.0.0.1:\(p1)/tcp address=127.0.0.1:\(p1)/tcp4 state=listening program=/bin/echo user=- active=0 accepted=2 spawned=1")
         #expect(daemon.log.contains("spawned=1 exec_failures=0 at_cap=0 over_rate=0 denied=1"))
     }
 
@@ -161,7 +161,7 @@ extension AccessRuleTests {
         #expect(try daemon.reload() == "reloaded")
         let late = try ClientSocket.tcp("127.0.0.1", port)
         daemon.signal(SIGUSR1)
-        try daemon.waitForLog("state=at-cap active=4")
+        try daemon.waitForLog("state=at-cap program=/bin/sh user=- active=4 pids=")
         #expect(childCount(of: daemon.pid) <= 4, "no handler started over the new cap")
         for client in first { #expect(try client.receiveAll() == "served\n") }
         #expect(try late.receiveAll() == "served\n", "served once the running ones finished")

@@ -13,9 +13,9 @@ extension RunningDaemon {
     /// The indices of `ports` whose lines were bound (`listening` lines of
     /// -d) and those SIGUSR1 shows unbound.
     func boundAndUnbound(_ ports: [UInt16]) throws -> (bound: Set<Int>, unbound: Set<Int>) {
-        let dumps = count("event=state children=")
+        let dumps = count("event=state pid=")
         signal(SIGUSR1)
-        try waitForLog("event=state children=", times: dumps + 1)
+        try waitForLog("event=state pid=", times: dumps + 1)
         let lines = log.split(separator: "\n")
         let listening = lines.filter { $0.contains("event=listening ") }
         let unbound = lines.filter { $0.contains("event=state ") && $0.contains(" state=unbound ") }

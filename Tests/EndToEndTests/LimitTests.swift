@@ -114,3 +114,32 @@ extension LimitTests {
         _ = client
     }
 }
+
+extension LimitTests {
+    /// SIGUSR1 gives each service's program and user, the pids of its
+    /// running handlers, a socket's bind error and next retry, and inetd's
+    /// own pid, version and uptime (SPEC 6).
+    @Test func sigusr1TellsProgramsPidsBindErrorsAndInetdItself() throws {
+        let (slow, busy) = (try freePort(), try freePort())
+        let holder = try ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue))
+        #expect(holder.bind(makeAddress("127.0.0.1", busy)!) == 0)
+        listen(holder.fd, 1)
+        let daemon = try RunningDaemon(config: """
+            127.0.0.1:\(slow) stream tcp nowait - /bin/sleep sleep 5
+            127.0.0.1:\(busy) stream tcp nowait - /bin/echo echo
+
+            """)
+        let client = try ClientSocket.tcp("127.0.0.1", slow)
+        try daemon.waitUntil("the handler runs") { childCount(of: daemon.pid) == 1 }
+        daemon.signal(SIGUSR1)
+        try daemon.waitForLog("event=state pid=\(daemon.pid) version=")
+        let lines = daemon.log.split(separator: "\n")
+        let running = lines.first { $0.contains("event=state service=127.0.0.1:\(slow)/tcp") } ?? ""
+        #expect(running.contains("program=/bin/sleep user=- active=1 pids="), "\(running)")
+        let unbound = lines.first { $0.contains("event=state service=127.0.0.1:\(busy)/tcp") } ?? ""
+        #expect(unbound.contains("state=unbound") && unbound.contains("bind_error=\"bind: Address already in use")
+                && unbound.contains("retry_in_s="), "\(unbound)")
+        #expect(lines.contains { $0.contains("event=state pid=\(daemon.pid) version=") && $0.contains(" uptime_s=") })
+        _ = client
+    }
+}

@@ -42,6 +42,11 @@ struct ChildTable {
     /// The running handler with this pid.
     func child(_ pid: pid_t) -> Child? { byPID[pid] }
 
+    /// The pids of this service's running handlers, lowest first (SIGUSR1).
+    func pids(of state: ServiceState) -> [pid_t] {
+        byPID.compactMap { $0.value.state === state ? $0.key : nil }.sorted()
+    }
+
     /// Handlers of this service running now.
     func active(_ state: ServiceState) -> Int { running[ObjectIdentifier(state)] ?? 0 }
 

@@ -63,6 +63,8 @@ public final class Daemon {
     var environments: HandlerEnvironments
     let devNull: FileDescriptor
 
+    /// When the daemon started (monotonic ms): SIGUSR1's uptime.
+    let startedAt = monotonicMilliseconds()
     var services: [ServiceState] = []
     var listeners = ListenerTable()
     var children = ChildTable()

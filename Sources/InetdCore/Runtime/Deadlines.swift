@@ -22,6 +22,9 @@ struct Deadlines<Key: Hashable> {
         compactIfStale()
     }
 
+    /// When `key` fires, if it is set.
+    func due(_ key: Key) -> Int64? { due[key] }
+
     /// Sets `key` unless it is already set.
     mutating func scheduleIfUnset(_ key: Key, at: Int64) {
         if due[key] == nil { schedule(key, at: at) }
