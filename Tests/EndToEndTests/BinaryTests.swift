@@ -58,6 +58,7 @@ import Testing
         let okay = try run(["--check", good])
         #expect(okay.status == 0)
         #expect(okay.stdout.contains("127.0.0.1:7007 stream tcp4 nowait,max=64 - /bin/cat cat"))
+        #expect(okay.stdout.hasSuffix("\n# 1 service (1 socket), 0 errors, 0 warnings\n"), "the summary ends it: \(okay.stdout)")
         #expect(okay.stderr.isEmpty)
 
         let bad = dir.write("bad.conf", """
@@ -70,9 +71,83 @@ import Testing
         #expect(failed.stderr.contains("\(bad):2: unknown option 'bogus'"))
         #expect(failed.stderr.contains("\(bad):3: wait field 'sometimes' must start with wait or nowait"))
         #expect(failed.stdout.contains("127.0.0.1:7007"), "valid lines are still listed")
+        #expect(failed.stdout.hasSuffix("\n# 1 service (1 socket), 2 errors, 0 warnings\n"), "\(failed.stdout)")
     }
 
-    /// listen-fds lines are served: --check has nothing to warn about them.
+    /// Issue 18's traps: each is told by --check on its line, and the
+    /// listing ends with a summary comment (it stays an inetd.conf).
+    @Test func checkTellsTheTrapsAndEndsWithASummary() throws {
+        let dir = TemporaryDirectory()
+        let p = try (0..<5).map { _ in try freePort() }
+        let missing = UnixSocketSafetyTests.walked(dir.path) + "/none"
+        let file = dir.write("traps.conf", """
+            127.0.0.1:\(p[0]) stream tcp nowait - /bin/cat cat
+             127.0.0.1:\(p[1]) stream tcp nowait - /bin/cat cat
+            127.0.0.1:\(p[2]) stream tcp nowait - /bin/sh sh -c "echo x"
+            \(missing)/s stream unix nowait - /bin/cat cat
+            [::1]\(p[3]) stream tcp nowait - /bin/cat cat
+            *:\(p[4]) stream tcp nowait - /bin/cat cat
+            service telnet
+            {
+            \tsocket_type = stream
+            \twait = no
+            \tserver = /usr/sbin/in.telnetd
+            }
+            127.0.0.1:\(p[1]) stream tcp nowait,maxchild=3 - /bin/cat cat
+
+            """)
+        let check = try run(["--check", file])
+        #expect(check.status == 1)
+        let expected = [
+            "\(file):2: warning: this line continues the entry of line 1 (it starts with a blank); as an entry of "
+                + "its own it would be valid: remove the leading blank if it is one",
+            "\(file):3: warning: quotes are not read in an inetd.conf line (nor by OpenBSD's or FreeBSD's inetd): "
+                + "argv[2] is \"echo and argv[3] is x\", quote characters included; for an argument with a blank, "
+                + "use a script or a NetBSD block (args = ...), which reads quotes",
+            "\(file):4: unix socket directory \(missing) does not exist: inetd makes no directory; create it before "
+                + "the line is loaded (at start or on SIGHUP)",
+            "\(file):5: '[::1]\(p[3])': a ':' is missing between the address and the service, as [::1]:\(p[3])",
+            "\(file):6: note: tcp and udp lines listen on IPv4 and IPv6 (one socket each; this is the first such "
+                + "line); tcp4 and udp4 are IPv4 only",
+            "\(file):7: xinetd syntax is not read here: 'service telnet' and its { } block (lines 7-12) are skipped; "
+                + "convert the service to an inetd.conf line (inetd.conf(5), MOVING FROM ANOTHER INETD)",
+            "\(file):13: unknown option 'maxchild' (the options are max, per-ip, rate, per-ip-rate, ip-prefix, "
+                + "allow, deny, listen-fds, name, stderr, backlog, timeout, proxy, proxy-from, proxy-timeout, "
+                + "passenv, env, mode, owner)",
+        ]
+        #expect(check.stderr.split(separator: "\n").map(String.init) == expected, "\(check.stderr)")
+        let lines = check.stdout.split(separator: "\n")
+        #expect(lines.last == "# 3 services (4 sockets), 4 errors, 2 warnings", "\(check.stdout)")
+        #expect(lines.filter { !$0.hasPrefix("#") }.count == 4, "one line per socket: \(check.stdout)")
+
+        // The listing, summary included, reads back as an inetd.conf.
+        let listing = dir.write("listing.conf", check.stdout)
+        let again = try run(["--check", listing])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.hasSuffix("# 4 services (4 sockets), 0 errors, 1 warning\n"),
+                "a line per socket, and the quotes again: \(again.stdout)")
+    }
+
+    /// The note is told once per load, at start and at each reload, at
+    /// level info.
+    @Test func daemonLogsTheIPv6NoteOncePerLoad() throws {
+        let p = try (0..<2).map { _ in try freePort() }
+        let daemon = try RunningDaemon(config: """
+            127.0.0.1,[::1]:\(p[0]) stream tcp nowait - /bin/cat cat
+            127.0.0.1,[::1]:\(p[1]) stream tcp nowait - /bin/cat cat
+
+            """)
+        try daemon.waitForLog("event=config_note")
+        #expect(daemon.count("event=config_note") == 1)
+        #expect(daemon.log.contains("level=info event=config_note"), "\(daemon.log)")
+        #expect(daemon.log.contains(":1: note: tcp and udp lines listen on IPv4 and IPv6"))
+        try daemon.reload()
+        try daemon.waitForLog("event=config_note", times: 2)
+        #expect(exitCode(try daemon.stop()) == 0)
+    }
+
+    /// listen-fds lines are served: --check has nothing to warn about them
+    /// (the note on the first line on both families is no warning).
     @Test func checkAcceptsListenFdsLinesWithoutAWarning() throws {
         let dir = TemporaryDirectory()
         let file = dir.write("lfds.conf", """
@@ -82,7 +157,8 @@ import Testing
             """)
         let outcome = try run(["--check", file])
         #expect(outcome.status == 0)
-        #expect(outcome.stderr.isEmpty, "no warning: \(outcome.stderr)")
+        #expect(outcome.stderr == "\(file):1: note: tcp and udp lines listen on IPv4 and IPv6 (one socket each; "
+                + "this is the first such line); tcp4 and udp4 are IPv4 only\n", "no warning: \(outcome.stderr)")
         #expect(outcome.stdout.contains("wait,listen-fds,name=web"), "\(outcome.stdout)")
     }
 

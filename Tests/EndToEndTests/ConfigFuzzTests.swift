@@ -776,13 +776,15 @@ enum CheckOracle {
         return newlines + (bytes.last.map { $0 != 10 } ?? false ? 1 : 0)
     }
 
-    /// The line number of `FILE:LINE: ...`, and whether it is a warning.
+    /// The line number of `FILE:LINE: ...`, and whether it is a warning or
+    /// a note (neither is an error).
     static func diagnostic(_ line: Substring, file: String) -> (line: Int, warning: Bool)? {
         guard line.hasPrefix(file + ":") else { return nil }
         let rest = line.dropFirst(file.count + 1)
         let digits = rest.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, let number = Int(digits), rest.dropFirst(digits.count).hasPrefix(": ") else { return nil }
-        return (number, rest.dropFirst(digits.count + 2).hasPrefix("warning:"))
+        let message = rest.dropFirst(digits.count + 2)
+        return (number, message.hasPrefix("warning:") || message.hasPrefix("note:"))
     }
 
     /// What is wrong with one `--check FILE` run; empty when nothing is.

@@ -218,6 +218,35 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: other) == ["s"])
     }
 
+    /// Issue 18: a socket whose directory does not exist is an error on its
+    /// line, in --check and at every load (it was left to the bind, retried
+    /// every 60 s without a word at --check). Once the directory is made, a
+    /// reload serves it.
+    @Test func missingDirectoryIsAnErrorUntilItIsMade() throws {
+        let dir = TemporaryDirectory()
+        let directory = dir.path + "/later"
+        let path = directory + "/s"
+        let port = try freePort()
+        let config = "\(path) stream unix nowait - \(probe) probe\n127.0.0.1:\(port) stream tcp nowait - \(probe) probe tcp\n"
+        let message = "unix socket directory \(Self.walked(directory)) does not exist: inetd makes no directory"
+
+        let checked = dir.write("check.conf", config)
+        let check = try runProgram(Binaries.inetd, ["--check", checked])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("\(checked):1: \(message)"), "\(check.stderr)")
+        #expect(check.stdout.hasSuffix("# 1 service (1 socket), 1 error, 0 warnings\n"), "\(check.stdout)")
+
+        let daemon = try RunningDaemon(config: config)
+        try daemon.waitForLog(":1: \(message)")
+        #expect(daemon.log.contains("event=config_error"))
+        #expect(try ProbeReport(tcpExchange("127.0.0.1", port))["argv.1"] == "tcp", "the other line runs")
+        #expect(mkdir(directory, 0o755) == 0 && chmod(directory, 0o755) == 0)
+        try daemon.reload()
+        #expect(daemon.count(":1: \(message)") == 1, "not refused again once made")
+        #expect(try ProbeReport(unixExchange(path)).environment["PROTO"] == "UNIX")
+        #expect(exitCode(try daemon.stop()) == 0)
+    }
+
     enum Writable: String, CaseIterable, CustomTestStringConvertible {
         case byGroup, byEveryone, byBoth, parentByEveryone, stickyByEveryone, ownerOnly
         var testDescription: String { rawValue }

@@ -38,7 +38,7 @@ struct FakeLookup: NameLookup {
     var effectiveGID: GroupID = 0
     /// Directories on unix socket paths, by path; any other is root's, 0755.
     var directoryKinds: [String: DirectoryStep.Kind] = [:]
-    /// Directories that do not exist (the walk stops before them).
+    /// Directories that do not exist (the walk ends on them, as `.missing`).
     var missingDirectories: Set<String> = []
 
     init(uid: UserID = 0, gid: GroupID = 0) {
@@ -75,7 +75,10 @@ struct FakeLookup: NameLookup {
     func directories(along path: UnixSocketPath) -> [DirectoryStep] {
         var steps: [DirectoryStep] = []
         for directory in path.directories {
-            if missingDirectories.contains(directory) { break }
+            if missingDirectories.contains(directory) {
+                steps.append(DirectoryStep(path: directory, kind: .missing))
+                break
+            }
             let kind = directoryKinds[directory] ?? .directory(owner: 0, mode: 0o755)
             steps.append(DirectoryStep(path: directory, kind: kind))
             guard case .directory = kind else { break }

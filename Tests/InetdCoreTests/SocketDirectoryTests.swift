@@ -92,13 +92,25 @@ import Testing
         #expect(result.services.map(\.entry.service) == ["/srv/tmp/s", "/srv/fine/s"])
     }
 
-    @Test func resolverAcceptsInetdsOwnDirectoriesAndMissingOnes() {
+    /// Issue 18: a directory that does not exist is an error on the line
+    /// (it was left to the bind, retried every 60 s for ever); the rule
+    /// itself judges the directories as far as they go.
+    @Test func resolverAcceptsInetdsOwnDirectoriesAndRefusesMissingOnes() {
         var lookup = FakeLookup.alice
         lookup.directoryKinds = ["/home/alice": .directory(owner: 1000, mode: 0o700)]
-        lookup.missingDirectories = ["/run/later"]
+        lookup.missingDirectories = ["/run/later", "/srv"]
         #expect(resolve("/home/alice/s stream unix nowait - /bin/cat cat", lookup: lookup).messages.isEmpty)
-        #expect(resolve("/run/later/s stream unix nowait - /bin/cat cat", lookup: lookup).messages.isEmpty,
-                "judged at its bind, once it exists")
+        #expect(resolve("/run/later/s stream unix nowait - /bin/cat cat", lookup: lookup).messages
+            == ["/etc/inetd.conf:1: unix socket directory /run/later does not exist: inetd makes no directory; "
+                + "create it before the line is loaded (at start or on SIGHUP)"])
+        #expect(resolve("/srv/app/s stream unix nowait - /bin/cat cat", lookup: lookup).messages
+            == ["/etc/inetd.conf:1: unix socket directory /srv/app does not exist (/srv is missing): inetd makes "
+                + "no directory; create it before the line is loaded (at start or on SIGHUP)"])
+        #expect(SocketDirectoryRule.problem(Self.steps([("/", Self.rootDir), ("/srv", .missing)]), inetdUID: 0) == nil,
+                "the bind's own judgement: a missing directory is its ENOENT, retried")
+        lookup.directoryKinds["/run"] = .directory(owner: 0, mode: 0o777)
+        #expect(resolve("/run/later/s stream unix nowait - /bin/cat cat", lookup: lookup).messages.first?
+            .contains("/run is writable by its group and everyone") == true, "an unsafe parent is told first")
         var root = FakeLookup.root
         root.directoryKinds = lookup.directoryKinds
         #expect(resolve("/home/alice/s stream unix nowait - /bin/cat cat", lookup: root).messages.count == 1,
@@ -163,6 +175,9 @@ import Testing
         #expect(error?.errno == ENOTDIR)
         #expect(linked.last == DirectoryStep(path: base + "/link", kind: .symlink(target: base + "/real")))
         #expect(SystemLookup().directories(along: UnixSocketPath(base + "/link/s")!) == linked)
+
+        let missing = SystemLookup().directories(along: UnixSocketPath(base + "/none/deeper/s")!)
+        #expect(missing.last == DirectoryStep(path: base + "/none", kind: .missing), "the walk ends on the missing one")
     }
 
     /// A bind judges the directories again on its own walk: one made

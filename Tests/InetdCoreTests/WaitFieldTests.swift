@@ -133,8 +133,9 @@ struct WaitFieldTests {
         ("timeout=5s", "timeout must be a whole number from 1 to 31536000, not '5s'"),
         ("proxy=v2", "proxy takes no value or proxy=required, not 'v2'"),
         ("proxy-timeout=0", "proxy-timeout must be a whole number from 1 to 3600, not '0'"),
-        ("nodelay", "unknown option 'nodelay'"),
-        ("user=root", "unknown option 'user'"),
+        ("nodelay", "unknown option 'nodelay' (the options are \(ConfigParser.optionNames.joined(separator: ", ")))"),
+        ("user=root", "unknown option 'user' (the options are max, per-ip, rate, per-ip-rate, ip-prefix, allow, deny, "
+            + "listen-fds, name, stderr, backlog, timeout, proxy, proxy-from, proxy-timeout, passenv, env, mode, owner)"),
         ("", "empty option in the wait field"),
     ])
     func badOption(option: String, message: String) {

@@ -37,17 +37,26 @@ public struct ConfigParser {
                 }
                 result.entryLineCount += 1
                 switch parseEntry(fields, line: logical.line, defaultHosts: defaultHosts) {
-                case .success(let entry): parsed = entry
+                case .success(let entry):
+                    parsed = entry
+                    if let message = quoteWarning(fields, program: entry.program) {
+                        diagnostics.append(warning(logical.line, message))
+                    }
                 case .failure(let message):
                     diagnostics.append(error(logical.line, message.text))
                     parsed = nil
                 }
+                diagnostics += continuationWarnings(logical, defaultHosts: defaultHosts)
             case .block(let block):
                 // An `off` block is checked, and serves nothing: it is no
                 // entry for the "no valid line" rule either.
                 if block.enabled { result.entryLineCount += 1 }
                 parsed = entry(from: block, defaultHosts: defaultHosts, diagnostics: &diagnostics)
                 guard block.enabled else { return }
+            case .xinetd(let block):
+                result.entryLineCount += 1
+                diagnostics.append(error(block.line, block.message))
+                return
             }
             guard var entry = parsed else { return }
             if let before = result.entries.last { entry.share(with: before) }
@@ -61,13 +70,42 @@ public struct ConfigParser {
     struct LogicalLine {
         var line: Int
         var fields: [String]
+        /// Each continuation line joined to it: its number and where its
+        /// fields start in `fields`.
+        var continuations: [(line: Int, start: Int)] = []
     }
 
-    /// What the file holds, in order: positional entries (logical lines) and
-    /// NetBSD's key-values blocks.
+    /// What the file holds, in order: positional entries (logical lines),
+    /// NetBSD's key-values blocks, and xinetd's blocks (refused whole).
     enum Definition {
         case line(LogicalLine)
         case block(KeyValueBlock)
+        case xinetd(XinetdBlock)
+    }
+
+    /// xinetd's `service NAME` (or `defaults`) and the `{` ... `}` after
+    /// it, skipped together: one error on its first line, where its inner
+    /// lines (indented, most of them) would otherwise have been read as
+    /// continuations, each with an error of its own or none.
+    struct XinetdBlock {
+        var line: Int
+        /// `service telnet` or `defaults`.
+        var header: String
+        /// The line of its `}`; nil when none closes it.
+        var end: Int?
+
+        var message: String {
+            let lines = end.map { "lines \(line)-\($0)" } ?? "line \(line) to the end of the file: no '}' closes it"
+            let advice = header == "defaults" ? "write its settings on each inetd.conf line"
+                : "convert the service to an inetd.conf line (inetd.conf(5), MOVING FROM ANOTHER INETD)"
+            return "xinetd syntax is not read here: '\(header)' and its { } block (\(lines)) are skipped; \(advice)"
+        }
+
+        /// `service NAME` or `defaults`: what opens an xinetd block.
+        static func isHeader<C: Collection<String>>(_ fields: C) -> Bool {
+            guard let first = fields.first else { return false }
+            return fields.count == 2 && first == "service" || fields.count == 1 && first == "defaults"
+        }
     }
 
     /// Joins continuation lines (a line starting with a blank continues the
@@ -97,6 +135,8 @@ public struct ConfigParser {
         var lineStart = 0
         // lineStart is just past a block's `;`, inside line `number`.
         var afterBlock = false
+        // Inside an xinetd block: everything up to its `}` is skipped.
+        var xinetd: XinetdBlock?
         while lineStart <= bytes.count {
             var lineEnd = lineStart
             while lineEnd < bytes.count, bytes[lineEnd] != newline { lineEnd += 1 }
@@ -125,6 +165,27 @@ public struct ConfigParser {
             let startsBlank = !afterBlock && !bodyIsEmpty && (bytes[lineStart] == space || bytes[lineStart] == tab)
             afterBlock = false
             lineStart = lineEnd + 1
+            if var block = xinetd {
+                if fields.first == "}" {
+                    block.end = number
+                    body(.xinetd(block), &diagnostics)
+                    xinetd = nil
+                }
+                continue
+            }
+            // xinetd: `service NAME` then `{` (indented or not), or both on one line.
+            if fields.first == "{", let header = pending, header.continuations.isEmpty,
+               XinetdBlock.isHeader(header.fields) {
+                pending = nil
+                xinetd = XinetdBlock(line: header.line, header: header.fields.joined(separator: " "))
+                continue
+            }
+            if fields.last == "{", !startsBlank, XinetdBlock.isHeader(fields.dropLast()) {
+                if let done = pending { body(.line(done), &diagnostics) }
+                pending = nil
+                xinetd = XinetdBlock(line: number, header: fields.dropLast().joined(separator: " "))
+                continue
+            }
             guard let first = fields.first, first.utf8.first != hash else {
                 // A comment or an empty line ends the entry; blanks alone do not.
                 if !fields.isEmpty || bodyIsEmpty, let done = pending {
@@ -134,6 +195,7 @@ public struct ConfigParser {
                 continue
             }
             if startsBlank, pending != nil {
+                pending!.continuations.append((number, pending!.fields.count))
                 pending!.fields += fields
                 continue
             }
@@ -155,6 +217,46 @@ public struct ConfigParser {
             pending = LogicalLine(line: number, fields: fields)
         }
         if let done = pending { body(.line(done), &diagnostics) }
+        if let block = xinetd { body(.xinetd(block), &diagnostics) }
+    }
+
+    // MARK: - Traps: valid lines that do not do what they seem to
+
+    /// A continuation line that is a valid entry on its own: an indent by
+    /// mistake makes it arguments of the entry above (one such line served
+    /// the bytes of /bin/cat to a client). It stays a continuation, as in
+    /// OpenBSD; the warning is on its own line.
+    func continuationWarnings(_ logical: LogicalLine, defaultHosts: [String]) -> [Diagnostic] {
+        var warnings: [Diagnostic] = []
+        let continuations = logical.continuations
+        for (index, continuation) in continuations.enumerated() {
+            let end = index + 1 < continuations.count ? continuations[index + 1].start : logical.fields.count
+            guard end - continuation.start >= 6 else { continue }
+            let fields = Array(logical.fields[continuation.start..<end])
+            guard case .success = parseEntry(fields, line: continuation.line, defaultHosts: defaultHosts) else {
+                continue
+            }
+            warnings.append(warning(continuation.line, "this line continues the entry of line \(logical.line) "
+                + "(it starts with a blank); as an entry of its own it would be valid: remove the leading blank "
+                + "if it is one"))
+        }
+        return warnings
+    }
+
+    /// Quote characters in a line's arguments: no inetd reads them (OpenBSD
+    /// and FreeBSD neither), so `sh -c "echo x"` gives sh the words `"echo`
+    /// and `x"`, and fails when it runs. NetBSD's blocks do read quotes.
+    func quoteWarning(_ fields: [String], program: Program) -> String? {
+        guard case .path = program, fields.count > 6 else { return nil }
+        let quote = { (byte: UInt8) in byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") }
+        let quoted = fields[6...].enumerated().filter { $0.element.utf8.contains(where: quote) }
+        guard !quoted.isEmpty else { return nil }
+        var words = quoted.prefix(3).map { "argv[\($0.offset)] is \($0.element)" }
+        if quoted.count > 3 { words.append("\(quoted.count - 3) more") }
+        let list = words.count == 1 ? words[0] : words.dropLast().joined(separator: ", ") + " and " + words.last!
+        return "quotes are not read in an inetd.conf line (nor by OpenBSD's or FreeBSD's inetd): \(list), "
+            + "quote characters included; for an argument with a blank, use a script or a NetBSD block "
+            + "(args = ...), which reads quotes"
     }
 
     /// Whether a line starts a NetBSD key-values block: `on` (or `on#...`)
@@ -178,9 +280,17 @@ public struct ConfigParser {
         Diagnostic(file: file, line: line, message: message)
     }
 
+    func warning(_ line: Int, _ message: String) -> Diagnostic {
+        Diagnostic(file: file, line: line, message: message, severity: .warning)
+    }
+
     func parseEntry(_ fields: [String], line: Int, defaultHosts: [String]) -> Swift.Result<ServiceEntry, Failure> {
         Swift.Result { () throws(Failure) -> ServiceEntry in
             guard fields.count >= 6 else {
+                if fields.count == 2, fields[0] == "includedir" || fields[0] == "include" {
+                    throw fail("'\(fields[0])' is xinetd syntax, which is not read here: convert the services "
+                               + "of \(fields[1]) to inetd.conf lines")
+                }
                 throw fail("expected at least 6 fields (service socket-type protocol wait user program), found \(fields.count)")
             }
             // A NUL would cut a name or an argument short where C reads it,
@@ -311,11 +421,31 @@ public struct ConfigParser {
             entry.service = field
             return
         }
+        // `[::1]22013`: the last ':' is inside the brackets.
+        if let close = field.utf8.lastIndex(of: UInt8(ascii: "]")), close > colon {
+            let after = field[field.index(after: close)...]
+            if after.isEmpty {
+                throw fail("'\(field)' names an address and no service: a ':' and a port or service name are "
+                           + "missing, as \(field):7007")
+            }
+            throw fail("'\(field)': a ':' is missing between the address and the service, as "
+                       + "\(field[...close]):\(after)")
+        }
         let service = String(field[field.index(after: colon)...])
         guard !service.isEmpty else { throw fail("service field '\(field)' names no service after the address") }
         switch parseHosts(String(field[..<colon])) {
         case .success(let hosts): entry.hosts = hosts
-        case .failure(let failure): throw failure
+        case .failure(let failure):
+            // `::1`: an IPv6 address alone, split at its last ':'.
+            let comma = field.utf8.lastIndex(of: UInt8(ascii: ","))
+            let last = comma.map { String(field[field.index(after: $0)...]) } ?? field
+            if IPAddress(literal: last)?.family == .inet6 {
+                let before = comma.map { String(field[...$0]) } ?? ""
+                let what = before.isEmpty ? "'\(field)' is an IPv6 address with no service"
+                    : "'\(field)' ends in the IPv6 address \(last) with no service after it"
+                throw fail("\(what): a port or service name is missing, as \(before)[\(last)]:7007")
+            }
+            throw failure
         }
         entry.service = service
     }
@@ -453,9 +583,15 @@ public struct ConfigParser {
         case "":
             throw fail("empty option in the wait field")
         default:
-            throw fail("unknown option '\(key)'")
+            throw fail("unknown option '\(key)' (the options are \(Self.optionNames.joined(separator: ", ")))")
         }
     }
+
+    /// The options of the wait field, as an unknown option's error lists them.
+    static let optionNames = [
+        "max", "per-ip", "rate", "per-ip-rate", "ip-prefix", "allow", "deny", "listen-fds", "name", "stderr",
+        "backlog", "timeout", "proxy", "proxy-from", "proxy-timeout", "passenv", "env", "mode", "owner",
+    ]
 
     func parseUser(_ field: String, into entry: inout ServiceEntry) throws(Failure) {
         if field.utf8.contains(UInt8(ascii: "/")) {

@@ -1,6 +1,8 @@
-/// One problem found in a configuration file, reported as `FILE:LINE: message`.
+/// One problem found in a configuration file, reported as `FILE:LINE: message`:
+/// an error skips its line, a warning keeps it, and a note (`FILE:LINE: note:
+/// message`) only tells how a valid line is read.
 public struct Diagnostic: Equatable, Sendable, CustomStringConvertible {
-    public enum Severity: Sendable { case error, warning }
+    public enum Severity: Sendable { case error, warning, note }
 
     public var file: String
     public var line: Int
@@ -15,6 +17,11 @@ public struct Diagnostic: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(file):\(line): \(severity == .warning ? "warning: " : "")\(message)"
+        let label = switch severity {
+        case .error: ""
+        case .warning: "warning: "
+        case .note: "note: "
+        }
+        return "\(file):\(line): \(label)\(message)"
     }
 }

@@ -27,8 +27,9 @@ public protocol NameLookup {
     func groups(user: String, gid: GroupID) -> [GroupID]
     /// The directories of a unix socket's path from "/" down to its own,
     /// each as lstat finds it, without following a symlink; the list ends
-    /// at the first that is missing, unreadable, a symlink or not a
-    /// directory (`SocketDirectoryRule` judges it).
+    /// at the first that is missing (a `.missing` step), a symlink or not a
+    /// directory, or, with no step for it, one that cannot be read
+    /// (`SocketDirectoryRule` judges them).
     func directories(along path: UnixSocketPath) -> [DirectoryStep]
     /// The identity inetd runs as.
     var effectiveUID: UserID { get }

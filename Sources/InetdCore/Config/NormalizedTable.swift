@@ -30,6 +30,15 @@ public enum NormalizedTable {
         return out
     }
 
+    /// The listing's last line, a comment (the listing stays an inetd.conf):
+    /// `# 3 services (5 sockets), 1 error, 0 warnings`.
+    public static func summary(_ services: [Service], errors: Int, warnings: Int) -> String {
+        func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+        let sockets = services.reduce(0) { $0 + $1.endpoints.count }
+        return "# \(count(services.count, "service")) (\(count(sockets, "socket"))), \(count(errors, "error")), "
+            + count(warnings, "warning")
+    }
+
     /// One line of the listing. A program or argument that holds a blank, a
     /// tab, a line break or nothing at all (only NetBSD's quotes give one)
     /// cannot be a field: that line is listed as a NetBSD block on one line.

@@ -182,7 +182,9 @@ public struct ServiceResolver {
                 throw .init(text: "unix socket path '\(entry.service)' must be absolute and end in a name, "
                             + "with no '.' or '..' component")
             }
-            if let problem = SocketDirectoryRule.problem(lookup.directories(along: path), inetdUID: lookup.effectiveUID) {
+            let steps = lookup.directories(along: path)
+            if let problem = SocketDirectoryRule.problem(steps, inetdUID: lookup.effectiveUID)
+                ?? SocketDirectoryRule.missing(steps, path: path) {
                 throw .init(text: problem)
             }
             return [Endpoint(socketType: entry.socketType, kind: .unix, address: address, ipv6Only: false)]

@@ -46,6 +46,8 @@ public struct DirectoryStep: Equatable, Sendable {
         case symlink(target: String)
         /// Anything else.
         case notDirectory
+        /// Nothing by that name: the walk ends there.
+        case missing
     }
 
     public var path: String
@@ -73,15 +75,16 @@ public enum SocketDirectoryRule {
     /// The first reason `steps` (from "/" down, as far as they exist) are
     /// not a safe place for a socket; nil when they are. Steps that end
     /// early (a directory missing) are judged as far as they go: the bind
-    /// fails on the missing one and is retried.
+    /// fails on the missing one and is retried (a load refuses the line
+    /// first, with `missing`).
     public static func problem(_ steps: [DirectoryStep], inetdUID: UserID) -> String? {
         for step in steps {
             switch step.kind {
             case .symlink(let target):
                 return "unix socket directory \(step.path) is a symlink (to \(target)): inetd follows no symlink "
                     + "on the way to a socket; name the real directory"
-            case .notDirectory:
-                return nil  // the bind fails with ENOTDIR, logged and retried
+            case .notDirectory, .missing:
+                return nil  // the bind fails with ENOTDIR or ENOENT, logged and retried
             case .directory(let owner, let mode):
                 if owner != 0 && owner != inetdUID {
                     return "unix socket directory \(step.path) is owned by uid \(owner): a socket's directory "
@@ -97,6 +100,19 @@ public enum SocketDirectoryRule {
             }
         }
         return nil
+    }
+
+    /// Why a load refuses a socket whose directory does not exist; nil when
+    /// the walk found no missing directory. The load says so on the line
+    /// (at --check, start and reload) rather than leaving it to the bind:
+    /// inetd makes no directory, and a bind that can never succeed would
+    /// only be retried every 60 s in the log. A directory removed after the
+    /// load is the bind's failure, retried as any other.
+    public static func missing(_ steps: [DirectoryStep], path: UnixSocketPath) -> String? {
+        guard let last = steps.last, last.kind == .missing else { return nil }
+        let which = last.path == path.directory ? "" : " (\(last.path) is missing)"
+        return "unix socket directory \(path.directory) does not exist\(which): inetd makes no directory; "
+            + "create it before the line is loaded (at start or on SIGHUP)"
     }
 
     /// 0755, 01777.

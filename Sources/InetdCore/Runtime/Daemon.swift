@@ -150,10 +150,10 @@ public final class Daemon {
 
     func report(_ configuration: LoadedConfiguration) {
         for diagnostic in configuration.diagnostics {
-            if diagnostic.severity == .error {
-                log.error("config_error", ("error", diagnostic.description))
-            } else {
-                log.warn("config_warning", ("warning", diagnostic.description))
+            switch diagnostic.severity {
+            case .error: log.error("config_error", ("error", diagnostic.description))
+            case .warning: log.warn("config_warning", ("warning", diagnostic.description))
+            case .note: log.info("config_note", ("note", diagnostic.description))
             }
         }
     }

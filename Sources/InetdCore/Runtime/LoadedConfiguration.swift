@@ -12,6 +12,7 @@ public struct LoadedConfiguration {
     public var blank: Bool
 
     public var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
+    public var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
 
     /// Reads `path` and turns it into services. Throws only when the file
     /// cannot be read or is not a regular file of at most 16 MiB
@@ -39,6 +40,9 @@ public struct LoadedConfiguration {
             if let message = programProblem(program, status, identity: service.identity) {
                 diagnostics.append(Diagnostic(file: path, line: service.entry.line, message: message, severity: .warning))
             }
+        }
+        if let line = firstLineOnBothFamilies(resolved.services) {
+            diagnostics.append(Diagnostic(file: path, line: line, message: bothFamiliesNote, severity: .note))
         }
         diagnostics.sort { $0.line < $1.line }
         return LoadedConfiguration(services: resolved.services, diagnostics: diagnostics,
@@ -83,6 +87,23 @@ public struct LoadedConfiguration {
             messages.append("proxy without proxy-from=: any client can claim any address")
         }
         return messages
+    }
+
+    /// Told once per load, on the first `tcp` or `udp` line that listens on
+    /// both families: OpenBSD's `tcp` is IPv4 only, and a file from there
+    /// now listens on IPv6 too.
+    static let bothFamiliesNote = "tcp and udp lines listen on IPv4 and IPv6 (one socket each; this is the first "
+        + "such line); tcp4 and udp4 are IPv4 only"
+
+    /// The first line whose `tcp` or `udp` (both families) gave it sockets
+    /// of both; nil when none did (an IPv4 literal, or an IPv6 wildcard
+    /// that yielded to a `tcp6` line).
+    public static func firstLineOnBothFamilies(_ services: [Service]) -> Int? {
+        services.lazy.filter { service in
+            service.entry.transport.families == .both
+                && service.endpoints.contains { $0.address.family == .inet }
+                && service.endpoints.contains { $0.address.family == .inet6 }
+        }.map(\.entry.line).min()
     }
 
     /// Why the handler's program cannot be run now, as far as stat(2) tells:

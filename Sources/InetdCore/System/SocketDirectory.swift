@@ -18,7 +18,8 @@ struct SocketDirectory: Equatable, Sendable {
     /// gets each directory opened, with its owner and mode from `fstat` on
     /// the very descriptor opened (so what `SocketDirectoryRule` judges is
     /// what inetd then uses), and where the walk stops, what stopped it (a
-    /// symlink, with its target for the message, or a non-directory).
+    /// symlink, with its target for the message, a non-directory, or
+    /// nothing by that name).
     ///
     /// A walk rather than openat2(RESOLVE_NO_SYMLINKS): openat2 would give
     /// the last directory only, and judging its parents would need a second
@@ -40,6 +41,9 @@ struct SocketDirectory: Equatable, Sendable {
                         let kind: DirectoryStep.Kind = info.st_mode & S_IFMT == S_IFLNK ? .symlink(target: target) : .notDirectory
                         steps.append(DirectoryStep(path: walked, kind: kind))
                     }
+                    throw error
+                } catch where error.errno == ENOENT {
+                    steps.append(DirectoryStep(path: walked, kind: .missing))
                     throw error
                 }
                 current.close()
