@@ -55,7 +55,7 @@ import Testing
         try daemon.waitUntil("no child left") { childCount(of: daemon.pid) == 0 && daemon.zombieChildren().isEmpty }
         daemon.signal(SIGUSR1)
         try daemon.waitForLog("accepted=\(total) spawned=0 exec_failures=\(total)")
-        #expect(daemon.log.contains("event=spawn_failed service=127.0.0.1:\(port)/tcp peer=127.0.0.1:"))
+        #expect(daemon.log.contains("event=spawn_failed service=127.0.0.1:\(port)/tcp program=/nonexistent/handler peer=127.0.0.1:"))
         #expect(daemon.log.contains("error=\"execve: No such file or directory (errno 2)\""))
         #expect(!daemon.log.contains("event=exit "), "no handler exit reported:\n\(daemon.log)")
     }
