@@ -27,7 +27,7 @@ private func libcText(_ bytes: [UInt8]) -> String {
 }
 
 /// A fixed-seed generator (SplitMix64): a failure reproduces.
-private struct Seeded: RandomNumberGenerator {
+struct Seeded: RandomNumberGenerator {
     var state: UInt64
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

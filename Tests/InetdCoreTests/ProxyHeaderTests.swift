@@ -166,7 +166,7 @@ import Testing
     /// than it was given or than the bound, and a part of what it took
     /// whole is never taken as a different header.
     @Test func fuzz() {
-        var rng = SplitMix(seed: 0x1717_2026)
+        var rng = Seeded(state: 0x1717_2026)
         let seeds: [[UInt8]] = [
             Array("PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n".utf8),
             Array("PROXY TCP6 2001:db8::1 2001:db8::2 1 2\r\n".utf8),
@@ -207,18 +207,5 @@ import Testing
             }
         }
         #expect(taken > 1000, "the mutations keep many headers valid: \(taken)")
-    }
-}
-
-/// A small seeded generator: the same cases on every run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
