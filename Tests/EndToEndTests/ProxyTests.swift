@@ -164,14 +164,6 @@ import Testing
     /// are closed at once), another line serves meanwhile, and once their
     /// time is up the daemon's descriptors and private memory are back.
     @Test func tenThousandSilentConnections() throws {
-        var limit = rlimit()
-        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-        let wanted = rlim_t(12_000)
-        if limit.rlim_cur < wanted {
-            limit.rlim_cur = min(wanted, limit.rlim_max)
-            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-        }
-        try #require(limit.rlim_cur >= wanted, "needs 12,000 descriptors for its clients")
         let (port, plain) = (try freePort(), try freePort())
         let daemon = try RunningDaemon(config: """
             127.0.0.1:\(port) stream tcp nowait,max=0,proxy,proxy-timeout=2,backlog=4096 - /bin/cat cat
@@ -181,13 +173,11 @@ import Testing
         #expect(try tcpExchange("127.0.0.1", plain) == "served\n")
         let idleFDs = daemon.openFDs().count
         let idleMemory = try #require(daemon.anonymousKiB())
-        var silent: [ClientSocket] = []
-        for _ in 0..<10_000 {
-            guard let client = try? ClientSocket(family: AF_INET, type: CInt(SOCK_STREAM.rawValue), timeout: 10),
-                  (try? client.connect(makeAddress("127.0.0.1", port)!)) != nil else { continue }
-            silent.append(client)
-        }
-        #expect(silent.count > 5000, "the kernel took most of them: \(silent.count)")
+        // The 10,000 clients live in a process of their own: descriptors
+        // numbered past 1,024 in the test process would reach code that
+        // still keeps them in an fd_set.
+        let clients = try SilentClients(port: port, count: 10_000)
+        #expect(clients.connected > 5000, "the kernel took most of them: \(clients.connected)")
         #expect(try tcpExchange("127.0.0.1", plain) == "served\n", "another line serves meanwhile")
         daemon.signal(SIGUSR1)
         try daemon.waitForLog("awaiting_headers=")
@@ -200,13 +190,65 @@ import Testing
         try daemon.waitUntil(timeout: 30, "descriptors back to \(idleFDs), the clients still connected") {
             daemon.openFDs().count <= idleFDs
         }
-        silent.removeAll()
-        var memory = 0
-        try daemon.waitUntil(timeout: 15, "private memory back within 512 KiB of \(idleMemory) KiB (\(memory))") {
-            memory = daemon.anonymousKiB() ?? memory
-            return memory <= idleMemory + 512
+        clients.close()
+        // Not under AddressSanitizer, whose allocator quarantines what is freed.
+        if ProcessInfo.processInfo.environment["ASAN_OPTIONS"] == nil {
+            var memory = 0
+            try daemon.waitUntil(timeout: 15, "private memory back within 512 KiB of \(idleMemory) KiB (\(memory))") {
+                memory = daemon.anonymousKiB() ?? memory
+                return memory <= idleMemory + 512
+            }
         }
         #expect(try tcpExchange("127.0.0.1", plain) == "served\n")
+    }
+}
+
+/// A python3 process holding `count` silent connections to 127.0.0.1:port
+/// until `close` (its standard input closed).
+final class SilentClients {
+    let process = Process()
+    let input = Pipe()
+    let output = Pipe()
+    private(set) var connected = 0
+
+    static let script = """
+        import resource, socket, sys
+        n, port = int(sys.argv[1]), int(sys.argv[2])
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 100), hard))
+        held = []
+        for _ in range(n):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                held.append(s)
+            except OSError:
+                pass
+        print(len(held), flush=True)
+        sys.stdin.read()
+        """
+
+    init(port: UInt16, count: Int) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", Self.script, "\(count)", "\(port)"]
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        var line = Data()
+        while !line.contains(0x0A) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        connected = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    func close() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning { close() }
     }
 }
 
