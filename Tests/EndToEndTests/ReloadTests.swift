@@ -52,6 +52,32 @@ import Testing
         #expect(socketInodes(daemon) == before)
     }
 
+    /// A reload names what it did, one line per service, at the default
+    /// level: opened, closed, and kept with a change (and what changed).
+    @Test func aReloadNamesEachServiceItOpenedClosedOrChanged() throws {
+        let (kept, changed, removed, added) = (try freePort(), try freePort(), try freePort(), try freePort())
+        let probe = Binaries.probe
+        let daemon = try RunningDaemon(config: """
+            127.0.0.1:\(kept) stream tcp nowait - \(probe) probe
+            127.0.0.1:\(changed) stream tcp nowait - \(probe) probe one
+            127.0.0.1:\(removed) stream tcp nowait - \(probe) probe
+
+            """, arguments: [])
+        daemon.rewriteConfig("""
+            # a comment moves every line down: a line's place is not a change
+            127.0.0.1:\(kept) stream tcp nowait - \(probe) probe
+            127.0.0.1:\(changed) stream tcp nowait,max=5 - \(probe) probe two
+            127.0.0.1:\(added) stream tcp nowait - /bin/echo echo
+
+            """)
+        #expect(try daemon.reload() == "reloaded")
+        #expect(daemon.log.contains("level=info event=service_changed service=127.0.0.1:\(changed)/tcp changed=arguments,limits"))
+        #expect(daemon.log.contains("level=info event=service_opened service=127.0.0.1:\(added)/tcp program=/bin/echo"))
+        #expect(daemon.log.contains("level=info event=service_closed service=127.0.0.1:\(removed)/tcp"))
+        #expect(!daemon.log.contains("service=127.0.0.1:\(kept)/tcp changed="), "unchanged: no line")
+        #expect(daemon.count("event=service_") == 3, "\(daemon.log)")
+    }
+
     /// A file cut down to comments is not blank: the reload keeps every
     /// socket (SPEC 6). A blank one closes them.
     @Test func aReloadToCommentsKeepsTheTableAndToABlankFileClosesIt() throws {

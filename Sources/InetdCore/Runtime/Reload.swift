@@ -56,13 +56,46 @@ extension Daemon {
                           ("action", "running configuration kept"))
                 return
             }
+            let before = Dictionary(uniqueKeysWithValues: services.map { (ObjectIdentifier($0), ($0.entry, $0.label)) })
             let plan = apply(configuration.services)
+            reportChanges(from: before)
             log.info("reloaded", ("services", "\(services.count)"), ("kept", "\(plan.kept.count)"),
                      ("opened", "\(plan.opened.count)"), ("closed", "\(plan.closed.count)"),
                      ("errors", "\(configuration.errorCount)"), ("pid", "\(CurrentProcess.id)"),
                      ("version", Invocation.release))
         }
         releaseFreeHeap()
+    }
+
+    /// One line per service a reload opened, closed, or kept with another
+    /// line (SPEC 6): what it did, by service, at info level.
+    private func reportChanges(from before: [ObjectIdentifier: (entry: ServiceEntry, label: String)]) {
+        var kept = Set<ObjectIdentifier>()
+        for state in services {
+            let id = ObjectIdentifier(state)
+            guard let old = before[id] else {
+                log.info("service_opened", ("service", state.label), ("program", state.programName))
+                continue
+            }
+            kept.insert(id)
+            let changed = Self.changes(from: old.entry, to: state.entry)
+            if !changed.isEmpty { log.info("service_changed", ("service", state.label), ("changed", changed.joined(separator: ","))) }
+        }
+        for (id, old) in before where !kept.contains(id) { log.info("service_closed", ("service", old.label)) }
+    }
+
+    /// What differs between two lines of one service, by field; its place
+    /// in the file does not count.
+    static func changes(from old: ServiceEntry, to new: ServiceEntry) -> [String] {
+        var changed: [String] = []
+        if old.program != new.program { changed.append("program") }
+        if old.arguments != new.arguments { changed.append("arguments") }
+        if old.user != new.user || old.group != new.group { changed.append("user") }
+        if old.wait != new.wait { changed.append("wait") }
+        if old.limits != new.limits { changed.append("limits") }
+        if old.options != new.options { changed.append("options") }
+        if old.sendBuffer != new.sendBuffer || old.receiveBuffer != new.receiveBuffer { changed.append("buffers") }
+        return changed
     }
 
     /// Makes the running table match `next`: the first load and every reload.
