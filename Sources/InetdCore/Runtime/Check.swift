@@ -6,7 +6,7 @@ import Glibc
 public func runCheck(configPath: String) -> Int32 {
     let configuration: LoadedConfiguration
     do {
-        let handlers = ExecLimits.current(environmentBytes: ExecLimits.environmentBytes(inheritableEnvironment()))
+        let handlers = ExecLimits.current(environmentBytes: HandlerEnvironments.argumentBytes(of: CurrentProcess.environment()))
         configuration = try LoadedConfiguration.load(path: configPath, lookup: SystemLookup(), execLimits: handlers)
     } catch {
         // `FILE: message`, as the per-line `FILE:LINE: message` errors.

@@ -212,14 +212,20 @@ extension Daemon {
                  ("reason", reason))
     }
 
-    /// A back-off's end: the service's sockets are polled again.
-    func endBackOff(of id: ObjectIdentifier, now: Int64) {
-        guard let state = services.first(where: { ObjectIdentifier($0) == id }), let resume = state.resumeAt else { return }
-        guard now >= resume else {
-            deadlines.schedule(.resume(id), at: resume)
+    /// The end of a service's timed hold, a back-off (`resumeAt`) or a
+    /// rate window (`rateResumeAt`): its sockets are polled again, unless
+    /// another reason holds them. A timer that fired before the hold's time
+    /// (the hold was moved since) is set again.
+    func endHold(_ hold: ReferenceWritableKeyPath<ServiceState, Int64?>, of id: ObjectIdentifier, timer: Timer,
+                 now: Int64) {
+        guard let state = services.first(where: { ObjectIdentifier($0) == id }), let resume = state[keyPath: hold] else {
             return
         }
-        state.resumeAt = nil
+        guard now >= resume else {
+            deadlines.schedule(timer, at: resume)
+            return
+        }
+        state[keyPath: hold] = nil
         listeners.forEachListener(of: state) { reconcile($0) }
     }
 }

@@ -245,13 +245,13 @@ public final class Daemon {
             case .stopCheck: reapDuringStop()
             case .idleConnections: closeIdleConnections(now: now)
             case .bindRetry: retryBinding()
-            case .resume(let id): endBackOff(of: id, now: now)
+            case .resume(let id): endHold(\.resumeAt, of: id, timer: timer, now: now)
             case .releaseStartupCode: _ = inetd_release_code_pages()
             case .execBound: killOverdueSpawns()
             case .spawnSlot: retryWaitingForSlot(now: now)
             case .handlerTimeout(let pid): handlerTimedOut(pid)
             case .handlerKill(let pgid): handlerKilled(pgid)
-            case .rateWindow(let id): rateWindowOpened(id, now: now)
+            case .rateWindow(let id): endHold(\.rateResumeAt, of: id, timer: timer, now: now)
             case .sourceSweep: sweepSources()
             }
         }

@@ -20,7 +20,14 @@ struct HandlerEnvironments {
     init(inherited: [String], keepAll: Bool) {
         self.inherited = inherited
         self.keepAll = keepAll
-        inheritedBytes = ExecLimits.environmentBytes(inherited.filter { !isSetForHandlers($0) })
+        inheritedBytes = Self.argumentBytes(of: inherited)
+    }
+
+    /// What `inherited`, minus the reserved names, takes of exec's argument
+    /// space: the environment lines are measured against, at load and by
+    /// `--check` alike.
+    static func argumentBytes(of inherited: [String]) -> Int {
+        ExecLimits.environmentBytes(inherited.filter { !isSetForHandlers($0) })
     }
 
     mutating func startLoad() {

@@ -14,8 +14,8 @@ struct Readiness {
     /// and one line when delivery works again.
     private let socketState = NotifySocketState()
 
-    /// Reads NOTIFY_SOCKET; the daemon builds the handlers' environment
-    /// without it (`inheritableEnvironment`).
+    /// Reads NOTIFY_SOCKET; handlers never get it
+    /// (`HandlerVariables.isReserved`).
     init(notifyFD: FileDescriptor?, log: Log) {
         self.notifyFD = notifyFD
         self.log = log

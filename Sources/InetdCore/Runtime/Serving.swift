@@ -20,7 +20,7 @@ extension Daemon {
             budget -= 1
             // At its cap or over its rate the socket leaves the loop: clients
             // wait in the backlog until a handler exits (`handlerExited`) or
-            // the next start is allowed (`rateWindowOpened`).
+            // the next start is allowed (`endHold`).
             guard accepting(listener) else { return }
             guard spawnSlotReady(for: listener) else { return }
             let accepted: Socket.Accepted
@@ -46,9 +46,9 @@ extension Daemon {
             if let policy = listener.state.limits.proxy {
                 switch proxyDisposition(policy, peer: &peer, unix: unix) {
                 case .readHeader:
-                    // The loop holds it until its header is read (`HeaderReading.swift`).
-                    if awaitHeader(connection, peer: &peer, on: listener, policy: policy) { continue }
-                    connection.close()
+                    // Served once its header is read, now or in the loop
+                    // (`HeaderReading.swift`), or refused and closed here.
+                    if !awaitHeader(connection, peer: &peer, on: listener, policy: policy) { connection.close() }
                     continue
                 case .refuse:
                     refuseHeader(listener.state, peer: &peer, reason: "not from a proxy-from= source")
@@ -111,21 +111,7 @@ extension Daemon {
     /// and an IP balancer is PROXYREMOTEIP and PROXYREMOTEPORT.
     func connectionVariables(_ connection: FileDescriptor, peer: inout PeerBuffer, listener: Listener,
                              proxied: ProxiedEndpoints?, into variables: inout VariableWriter) {
-        if var proxied {
-            withUnsafeBytes(of: &peer.storage) { remote in
-                let v6 = VariableWriter.isIPv6(remote) && !VariableWriter.isMappedIPv4(remote)
-                variables.add("PROTO", v6 ? "TCP6" : "TCP")
-                variables.add(address: "TCPREMOTEIP", port: "TCPREMOTEPORT", from: remote)
-            }
-            withUnsafeBytes(of: &proxied.local.storage) { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
-            if proxied.balancer.ipAddress != nil {
-                withUnsafeBytes(of: &proxied.balancer.storage) {
-                    variables.add(address: "PROXYREMOTEIP", port: "PROXYREMOTEPORT", from: $0)
-                }
-            }
-            return
-        }
-        if listener.endpoint.kind == .unix {
+        if proxied == nil, listener.endpoint.kind == .unix {
             variables.add("PROTO", "UNIX")
             if let credentials = try? PeerCredentials.of(connection) {
                 variables.add("UNIXREMOTEEUID", number: credentials.uid)
@@ -138,6 +124,15 @@ extension Daemon {
             let v6 = VariableWriter.isIPv6(remote) && !VariableWriter.isMappedIPv4(remote)
             variables.add("PROTO", v6 ? "TCP6" : "TCP")
             variables.add(address: "TCPREMOTEIP", port: "TCPREMOTEPORT", from: remote)
+        }
+        if var proxied {
+            withUnsafeBytes(of: &proxied.local.storage) { variables.add(address: "TCPLOCALIP", port: "TCPLOCALPORT", from: $0) }
+            if proxied.balancer.ipAddress != nil {
+                withUnsafeBytes(of: &proxied.balancer.storage) {
+                    variables.add(address: "PROXYREMOTEIP", port: "PROXYREMOTEPORT", from: $0)
+                }
+            }
+            return
         }
         if listener.endpoint.address.isWildcard {
             var local = PeerBuffer()

@@ -1,13 +1,6 @@
 import Glibc
 import _InetdSystem
 
-/// inetd's environment without the names inetd sets for a handler itself or
-/// withholds from it (`HandlerVariables.isReserved`): what `--check`
-/// measures exec's argument space against.
-public func inheritableEnvironment() -> [String] {
-    CurrentProcess.environment().filter { !isSetForHandlers($0) }
-}
-
 /// True when `entry` (`NAME=value`, or a bare `NAME`) names a variable that
 /// inetd sets, or withholds, for its handlers.
 func isSetForHandlers(_ entry: String) -> Bool {

@@ -121,17 +121,4 @@ extension Daemon {
         listeners.forEachListener(of: state) { reconcile($0) }
     }
 
-    /// The next token of a service over its rate has come: its sockets are
-    /// polled again (unless another reason holds them).
-    func rateWindowOpened(_ id: ObjectIdentifier, now: Int64) {
-        guard let state = services.first(where: { ObjectIdentifier($0) == id }), let resume = state.rateResumeAt else {
-            return
-        }
-        guard now >= resume else {
-            deadlines.schedule(.rateWindow(id), at: resume)
-            return
-        }
-        state.rateResumeAt = nil
-        listeners.forEachListener(of: state) { reconcile($0) }
-    }
 }
