@@ -74,6 +74,7 @@ public final class Daemon {
     var descriptors: DescriptorBudget
     var datagrams = DatagramBuiltins()
     var shutdown = Shutdown()
+    var shownDiagnostics = ShownDiagnostics()
     /// Listeners out of the loop until a child slot is free.
     var slotWaiters: [Listener] = []
     /// Ready events of one epoll_wait, handled after it returns.
@@ -148,14 +149,19 @@ public final class Daemon {
         return 0
     }
 
-    func report(_ configuration: LoadedConfiguration) {
-        for diagnostic in configuration.diagnostics {
+    /// Logs a load's diagnostics, but not a warning or note already told
+    /// for the same line (`ShownDiagnostics`); returns how many were left out.
+    @discardableResult
+    func report(_ configuration: LoadedConfiguration) -> Int {
+        let (diagnostics, repeated) = shownDiagnostics.toLog(configuration)
+        for diagnostic in diagnostics {
             switch diagnostic.severity {
             case .error: log.error("config_error", ("error", diagnostic.description))
             case .warning: log.warn("config_warning", ("warning", diagnostic.description))
             case .note: log.info("config_note", ("note", diagnostic.description))
             }
         }
+        return repeated
     }
 
     /// One epoll_wait and the work it brings.

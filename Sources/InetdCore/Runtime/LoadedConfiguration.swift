@@ -10,6 +10,9 @@ public struct LoadedConfiguration {
     /// closes everything; to any other file with no valid line, it keeps
     /// the running table (SPEC 6).
     public var blank: Bool
+    /// The file as read: the lines that diagnostics are told for
+    /// (`ShownDiagnostics`).
+    var text: String
 
     public var errorCount: Int { diagnostics.filter { $0.severity == .error }.count }
     public var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
@@ -47,7 +50,8 @@ public struct LoadedConfiguration {
         diagnostics.sort { $0.line < $1.line }
         return LoadedConfiguration(services: resolved.services, diagnostics: diagnostics,
                                    entryLines: parsed.entryLineCount,
-                                   blank: text.utf8.allSatisfy { $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0D) })
+                                   blank: text.utf8.allSatisfy { $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0D) },
+                                   text: text)
     }
 
     /// Fills in the supplementary groups that `load` left out. The daemon

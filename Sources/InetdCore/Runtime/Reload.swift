@@ -50,7 +50,7 @@ extension Daemon {
                           ("action", "running configuration kept"))
                 return
             }
-            report(configuration)
+            let repeated = report(configuration)
             if configuration.services.isEmpty && !configuration.blank {
                 log.error("reload_failed", ("file", configPath), ("error", "no valid line"),
                           ("action", "running configuration kept"))
@@ -61,8 +61,8 @@ extension Daemon {
             reportChanges(from: before)
             log.info("reloaded", ("services", "\(services.count)"), ("kept", "\(plan.kept.count)"),
                      ("opened", "\(plan.opened.count)"), ("closed", "\(plan.closed.count)"),
-                     ("errors", "\(configuration.errorCount)"), ("pid", "\(CurrentProcess.id)"),
-                     ("version", Invocation.release))
+                     ("errors", "\(configuration.errorCount)"), ("warnings_told_before", "\(repeated)"),
+                     ("pid", "\(CurrentProcess.id)"), ("version", Invocation.release))
         }
         releaseFreeHeap()
     }
