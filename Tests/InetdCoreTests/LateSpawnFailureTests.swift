@@ -80,7 +80,7 @@ import Testing
             kill(pid, SIGSTOP)
             var status: CInt = 0
             #expect(waitpid(pid, &status, WUNTRACED) == pid)
-            if status & 0xff == 0x7f, (try? String(contentsOfFile: "/proc/\(pid)/comm"))?.hasPrefix("true") != true {
+            if status & 0xff == 0x7f, (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.hasPrefix("true") != true {
                 stopped = pid
             } else {
                 kill(pid, SIGKILL)
