@@ -13,6 +13,25 @@ import Testing
         return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
     }
 
+    /// An upgrade's state comes back from its sealed memfd as written, an
+    /// empty one too; the memfd cannot be written once sealed, and a
+    /// socket in its place is no state.
+    @Test func sealedStateReadsBackOnlyFromASealedMemfd() throws {
+        let bytes: [UInt8] = Array(0...255) + Array(repeating: 7, count: 70_000)
+        let fd = try SealedState.create("test-state", holding: bytes)
+        defer { fd.close() }
+        #expect(try SealedState.read(fd) == bytes)
+        var byte: UInt8 = 1
+        #expect(Glibc.write(fd.rawValue, &byte, 1) == -1 && errno == EPERM, "sealed against writes")
+        #expect(fcntl(fd.rawValue, F_GETFD) & FD_CLOEXEC != 0)
+        let (a, b) = socketPair()
+        defer { a.close(); b.close() }
+        #expect(try SealedState.read(a) == nil, "a socket is no state")
+        let empty = try SealedState.create("empty", holding: [])
+        defer { empty.close() }
+        #expect(try SealedState.read(empty) == [])
+    }
+
     @Test func nonBlockingSyscallTellsWouldBlockFromDoneAndThrowsTheRest() throws {
         let (a, b) = socketPair()
         defer { a.close() }

@@ -22,9 +22,9 @@ import Testing
             .init(pid: 4243, service: nil, wait: true, started: 2_000, held: [0, 1], source: nil),
         ],
         connections: [
-            .init(place: 2, service: 1, kind: .echo, lastActivity: 3_000, inputClosed: false, chargenOffset: 0,
+            .init(place: 2, service: 1, kind: .echo, lastActivity: 3_000, deadline: nil, inputClosed: false, chargenOffset: 0,
                   pending: Array("half a line".utf8), source: .init(kind: 2, high: 0, low: 1000)),
-            .init(place: 3, service: 0, kind: .pendingHeader, lastActivity: 3_001, inputClosed: true,
+            .init(place: 3, service: nil, kind: .pendingHeader, lastActivity: 3_001, deadline: 9_000, inputClosed: true,
                   chargenOffset: 17, pending: [], source: nil),
         ])
 

@@ -103,6 +103,30 @@ void inetd_spawn_set_report_fd(int fd);
 /// limit is raised past it).
 void inetd_spawn_set_handler_nofile(unsigned long soft, unsigned long hard);
 
+/// The most descriptors inetd_reexec hands over.
+#define INETD_REEXEC_MAX_FDS 65536
+
+/// Where inetd_reexec failed.
+enum inetd_reexec_step {
+    INETD_REEXEC_PLACE = 1,  // duplicating and placing the descriptors
+    INETD_REEXEC_EXEC,       // execve
+};
+
+/// execve(path, argv, envp) with fds[i] at descriptor 3 + i (without
+/// FD_CLOEXEC; every other descriptor keeps its flag). Returns only on
+/// failure, with the errno and the step, every descriptor as it was.
+int inetd_reexec(const char *_Nonnull path, char *const _Nullable *_Nonnull argv,
+                 char *const _Nullable *_Nonnull envp, const int *_Nonnull fds, int count, int *_Nonnull step);
+
+/// memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) (a GNU extension).
+int inetd_memfd_create(const char *_Nonnull name);
+/// Seals a memfd against any change: F_ADD_SEALS with F_SEAL_SEAL,
+/// F_SEAL_SHRINK, F_SEAL_GROW and F_SEAL_WRITE.
+int inetd_seal(int fd);
+/// 1 when `fd` carries every seal inetd_seal adds, 0 when not, -1 (errno)
+/// when it cannot say (EINVAL: not a memfd).
+int inetd_is_sealed(int fd);
+
 /// accept4(2); a thin wrapper because it is a GNU extension.
 int inetd_accept4(int fd, struct sockaddr *_Nullable addr, socklen_t *_Nullable len, int flags);
 /// getsockopt(SO_PEERCRED): struct ucred needs _GNU_SOURCE, which Swift's

@@ -68,9 +68,12 @@ struct UpgradeState: Equatable {
         enum Kind: UInt8 { case echo, discard, chargen, pendingHeader }
         /// Its LISTEN_FDS place.
         var place: UInt32
-        var service: UInt32
+        /// Index into `services`; nil for a service a reload removed.
+        var service: UInt32?
         var kind: Kind
         var lastActivity: Int64
+        /// A pending header's: when it is closed unread.
+        var deadline: Int64?
         var inputClosed: Bool
         var chargenOffset: UInt32
         /// echo: bytes read and not yet written back.
@@ -105,9 +108,10 @@ extension UpgradeState {
         }
         w.put(connections) { w, c in
             w.put(c.place)
-            w.put(c.service)
+            w.put(c.service ?? UInt32.max)
             w.put(c.kind.rawValue)
             w.put(c.lastActivity)
+            w.put(instant: c.deadline)
             w.put(c.inputClosed)
             w.put(c.chargenOffset)
             w.put(c.pending)
@@ -141,23 +145,26 @@ extension UpgradeState {
             guard Int(value) < places else { throw .invalid("descriptor place") }
             return value
         }
+        func service(_ r: inout StateReader) throws(StateDecodingError) -> UInt32? {
+            let value: UInt32 = try r.get()
+            if value == UInt32.max { return nil }
+            guard Int(value) < serviceCount else { throw .invalid("service index") }
+            return value
+        }
         children = try r.getList(minimumSize: 4 + 4 + 1 + 8 + 4 + 1) { (r) throws(StateDecodingError) in
             let pid: Int32 = try r.get()
             guard pid > 1 else { throw .invalid("pid") }
-            let service: UInt32 = try r.get()
-            guard service == UInt32.max || Int(service) < serviceCount else { throw .invalid("service index") }
-            return ChildRecord(pid: pid, service: service == UInt32.max ? nil : service, wait: try r.getFlag(),
+            return ChildRecord(pid: pid, service: try service(&r), wait: try r.getFlag(),
                                started: try r.get(),
                                held: try r.getList(minimumSize: 4) { (r) throws(StateDecodingError) in try place(&r) },
                                source: try Self.getSource(&r))
         }
-        connections = try r.getList(minimumSize: 4 + 4 + 1 + 8 + 1 + 4 + 4 + 1) { (r) throws(StateDecodingError) in
+        connections = try r.getList(minimumSize: 4 + 4 + 1 + 8 + 8 + 1 + 4 + 4 + 1) { (r) throws(StateDecodingError) in
             let at = try place(&r)
-            let service: UInt32 = try r.get()
-            guard Int(service) < serviceCount else { throw .invalid("service index") }
+            let owner = try service(&r)
             guard let kind = ConnectionRecord.Kind(rawValue: try r.get()) else { throw .invalid("connection kind") }
-            return ConnectionRecord(place: at, service: service, kind: kind, lastActivity: try r.get(),
-                                    inputClosed: try r.getFlag(), chargenOffset: try r.get(), pending: try r.getBytes(),
+            return ConnectionRecord(place: at, service: owner, kind: kind, lastActivity: try r.get(),
+                                    deadline: try r.getInstant(), inputClosed: try r.getFlag(), chargenOffset: try r.get(), pending: try r.getBytes(),
                                     source: try Self.getSource(&r))
         }
         try r.finish()
