@@ -54,8 +54,11 @@ final class RunningDaemon: @unchecked Sendable {
     /// Starts inetd on `config` and waits until it reports readiness.
     /// `launcher` runs first and must exec its arguments (the inetd command
     /// line follows it), as `sh -c 'ulimit ...; exec "$@"' sh` does.
+    /// `binary`: another copy of inetd (an upgrade execs the path it was
+    /// started from).
     init(config: String, arguments: [String] = ["-d"], environment: [String: String] = [:],
-         inheritedFD: CInt? = nil, waitForReady: Bool = true, launcher: [String] = []) throws {
+         inheritedFD: CInt? = nil, waitForReady: Bool = true, launcher: [String] = [],
+         binary: String = Binaries.inetd) throws {
         directory = TemporaryDirectory()
         configPath = directory.write("inetd.conf", config)
         var notify: [CInt] = [0, 0]
@@ -67,7 +70,7 @@ final class RunningDaemon: @unchecked Sendable {
               socketpair(AF_UNIX, streamCloexec, 0, &errPipe) == 0 else { throw HarnessError("socketpair") }
         var descriptors: [CInt: ChildDescriptor] = [0: .devNull(O_RDONLY), 2: .descriptor(errPipe[1]), 3: .descriptor(notify[1])]
         if let extra = inheritedFD { descriptors[5] = .descriptor(extra) }
-        let argv = launcher + [Binaries.inetd] + arguments + ["--notify-fd", "3", configPath]
+        let argv = launcher + [binary] + arguments + ["--notify-fd", "3", configPath]
         let spawned = Result { try spawnProcess(argv, descriptors: descriptors, environment: environment) }
         close(notify[1])
         close(errPipe[1])

@@ -6,7 +6,7 @@ import Testing
 /// is refused with a reason, never a crash.
 @Suite struct UpgradeStateTests {
     static let sample = UpgradeState(
-        startedAt: 1_234_567, upgrades: 3,
+        startedAt: 1_234_567, upgrades: 3, handedOverAt: 1_300_000_000,
         services: [
             .init(endpoints: ["127.0.0.1:7007/tcp4", "[::1]:7007/tcp6"], accepted: 10, spawned: 9, execFailures: 1,
                   atCap: 2, overRate: 3, denied: 4, overPerSource: 5, overPerSourceRate: 6, proxyRefused: 7,
@@ -31,7 +31,7 @@ import Testing
     @Test func aStateComesBackAsItWasWritten() throws {
         let bytes = Self.sample.encoded()
         #expect(try UpgradeState(decoding: bytes, places: 4) == Self.sample)
-        let empty = UpgradeState(startedAt: 0, upgrades: 0, services: [], children: [], connections: [])
+        let empty = UpgradeState(startedAt: 0, upgrades: 0, handedOverAt: 0, services: [], children: [], connections: [])
         #expect(try UpgradeState(decoding: empty.encoded(), places: 0) == empty)
     }
 
@@ -68,7 +68,7 @@ import Testing
 
     /// A count of 2^32 - 1 records in a few bytes reserves nothing.
     @Test func aHugeCountInAShortStateIsTruncatedNotAllocated() {
-        var bytes = UpgradeState(startedAt: 0, upgrades: 0, services: [], children: [], connections: []).encoded()
+        var bytes = UpgradeState(startedAt: 0, upgrades: 0, handedOverAt: 0, services: [], children: [], connections: []).encoded()
         bytes.replaceSubrange((bytes.count - 12)..<(bytes.count - 8), with: [0xFF, 0xFF, 0xFF, 0xFF])
         #expect(throws: StateDecodingError.truncated) { try UpgradeState(decoding: bytes, places: 0) }
     }

@@ -58,4 +58,9 @@ struct ChildTable {
     }
 
     var hasWaitHandlers: Bool { byPID.values.contains { $0.wait } }
+
+    /// Every running handler, lowest pid first (an upgrade hands them on).
+    var all: [(pid: pid_t, child: Child)] {
+        byPID.map { (pid: $0.key, child: $0.value) }.sorted { $0.pid < $1.pid }
+    }
 }

@@ -46,6 +46,8 @@ public final class Daemon {
         case rateWindow(ObjectIdentifier)
         /// The per-source table drops what it no longer needs.
         case sourceSweep
+        /// The new binary's `--check` has overrun its bound (SIGUSR2).
+        case upgradeCheck
     }
 
     static let bindRetryMilliseconds: Int64 = 60_000
@@ -75,6 +77,14 @@ public final class Daemon {
     var datagrams = DatagramBuiltins()
     var shutdown = Shutdown()
     var shownDiagnostics = ShownDiagnostics()
+    var upgrade = UpgradePhase.idle
+    /// The binary an upgrade execs: the path this one was started from,
+    /// read at start (`CurrentProcess.executablePath`).
+    let executablePath: Result<String, SystemError>
+    /// Carried over by an upgrade: when the first image started, and how
+    /// many upgrades led here.
+    var upgradeStartedAt: Int64?
+    var upgradesSoFar: UInt32 = 0
     /// Listeners out of the loop until a child slot is free.
     var slotWaiters: [Listener] = []
     /// Ready events of one epoll_wait, handled after it returns.
@@ -82,6 +92,7 @@ public final class Daemon {
 
     public init(_ settings: Settings) throws(SystemError) {
         configPath = settings.configPath
+        executablePath = Result { () throws(SystemError) in try CurrentProcess.executablePath() }
         log = Log(verbose: settings.verbose)
         environments = HandlerEnvironments(inherited: CurrentProcess.environment(), keepAll: settings.keepEnvironment)
         descriptors = DescriptorBudget(log: log)
@@ -228,9 +239,7 @@ public final class Daemon {
         let received = try signals.drain()
         if received.contains(.child) { shutdown.stopping ? reapDuringStop() : reap() }
         if received.contains(.user1) { dumpState() }
-        if received.contains(.user2) {
-            log.warn("signal_ignored", ("signal", Signal.user2.name), ("reason", "re-exec is not supported yet"))
-        }
+        if received.contains(.user2) { beginUpgrade() }
         if received.contains(.hangup), !shutdown.stopping { reload() }
         if received.contains(.terminate) { beginStop(.terminate) }
         if received.contains(.interrupt) { beginStop(.interrupt) }
@@ -259,6 +268,7 @@ public final class Daemon {
             case .handlerKill(let pgid): handlerKilled(pgid)
             case .rateWindow(let id): endHold(\.rateResumeAt, of: id, timer: timer, now: now)
             case .sourceSweep: sweepSources()
+            case .upgradeCheck: upgradeCheckOverran()
             }
         }
     }

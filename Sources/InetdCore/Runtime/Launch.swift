@@ -183,6 +183,7 @@ extension Daemon {
     }
 
     private func childDidNotStart(_ pid: pid_t, _ error: SpawnError) {
+        if upgradeCheckDidNotStart(pid, error) { return }
         guard let child = children.remove(pid) else { return }
         releaseSource(child.source)
         cancelTimeout(pid)

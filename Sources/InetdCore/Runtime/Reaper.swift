@@ -15,6 +15,7 @@ extension Daemon {
                 return
             }
             cancelTimeout(pid)
+            if upgradeCheckExited(pid, status: status) { continue }
             guard let child = children.remove(pid) else {
                 // Not ours: an orphan adopted while inetd is PID 1.
                 if log.verbose { log.debug("reaped", ("pid", "\(pid)"), ("status", "\(ExitStatus(status))")) }

@@ -17,6 +17,9 @@ struct UpgradeState: Equatable {
     var startedAt: Int64
     /// How many upgrades led to the image that wrote this.
     var upgrades: UInt32
+    /// When the image that wrote this called execve (monotonic
+    /// microseconds): the next one logs the gap.
+    var handedOverAt: Int64
     var services: [ServiceRecord]
     var children: [ChildRecord]
     var connections: [ConnectionRecord]
@@ -89,6 +92,7 @@ extension UpgradeState {
         w.put(Self.version)
         w.put(startedAt)
         w.put(upgrades)
+        w.put(handedOverAt)
         w.put(services) { w, s in
             w.put(s.endpoints) { w, e in w.put(e) }
             for value in [s.accepted, s.spawned, s.execFailures, s.atCap, s.overRate, s.denied, s.overPerSource,
@@ -129,6 +133,7 @@ extension UpgradeState {
         }
         startedAt = try r.get()
         upgrades = try r.get()
+        handedOverAt = try r.get()
         services = try r.getList(minimumSize: 4 + 12 * 8 + 16) { (r) throws(StateDecodingError) in
             let endpoints = try r.getList(minimumSize: 4) { (r) throws(StateDecodingError) in try r.getText() }
             var v: [Int64] = []
