@@ -6,7 +6,7 @@ import Testing
 /// is refused with a reason, never a crash.
 @Suite struct UpgradeStateTests {
     static let sample = UpgradeState(
-        startedAt: 1_234_567, upgrades: 3, handedOverAt: 1_300_000_000,
+        startedAt: 1_234_567, upgrades: 3, handedOverAt: 1_300_000_000, owned: [0, 1],
         services: [
             .init(endpoints: ["127.0.0.1:7007/tcp4", "[::1]:7007/tcp6"], accepted: 10, spawned: 9, execFailures: 1,
                   atCap: 2, overRate: 3, denied: 4, overPerSource: 5, overPerSourceRate: 6, proxyRefused: 7,
@@ -22,16 +22,16 @@ import Testing
             .init(pid: 4243, service: nil, wait: true, started: 2_000, held: [0, 1], source: nil),
         ],
         connections: [
-            .init(place: 2, service: 1, kind: .echo, lastActivity: 3_000, deadline: nil, inputClosed: false, chargenOffset: 0,
+            .init(place: 2, listener: nil, service: 1, kind: .echo, lastActivity: 3_000, deadline: nil, inputClosed: false, chargenOffset: 0,
                   pending: Array("half a line".utf8), source: .init(kind: 2, high: 0, low: 1000)),
-            .init(place: 3, service: nil, kind: .pendingHeader, lastActivity: 3_001, deadline: 9_000, inputClosed: true,
+            .init(place: 3, listener: 1, service: nil, kind: .pendingHeader, lastActivity: 3_001, deadline: 9_000, inputClosed: true,
                   chargenOffset: 17, pending: [], source: nil),
         ])
 
     @Test func aStateComesBackAsItWasWritten() throws {
         let bytes = Self.sample.encoded()
         #expect(try UpgradeState(decoding: bytes, places: 4) == Self.sample)
-        let empty = UpgradeState(startedAt: 0, upgrades: 0, handedOverAt: 0, services: [], children: [], connections: [])
+        let empty = UpgradeState(startedAt: 0, upgrades: 0, handedOverAt: 0, owned: [], services: [], children: [], connections: [])
         #expect(try UpgradeState(decoding: empty.encoded(), places: 0) == empty)
     }
 
@@ -68,7 +68,7 @@ import Testing
 
     /// A count of 2^32 - 1 records in a few bytes reserves nothing.
     @Test func aHugeCountInAShortStateIsTruncatedNotAllocated() {
-        var bytes = UpgradeState(startedAt: 0, upgrades: 0, handedOverAt: 0, services: [], children: [], connections: []).encoded()
+        var bytes = UpgradeState(startedAt: 0, upgrades: 0, handedOverAt: 0, owned: [], services: [], children: [], connections: []).encoded()
         bytes.replaceSubrange((bytes.count - 12)..<(bytes.count - 8), with: [0xFF, 0xFF, 0xFF, 0xFF])
         #expect(throws: StateDecodingError.truncated) { try UpgradeState(decoding: bytes, places: 0) }
     }

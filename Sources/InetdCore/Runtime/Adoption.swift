@@ -165,8 +165,11 @@ extension Daemon {
     /// touched (`Listener.inherited`). A socket that cannot be set up is
     /// closed and the endpoint bound as usual.
     func adopt(_ listener: Listener, _ socket: InheritedSocket) {
+        // A socket a running handler holds (an upgrade) stays blocking: the
+        // flag is the open file's, which the handler shares.
+        let held = handedOver?.held.contains(socket.fd.rawValue) ?? false
         do {
-            try SocketBinder.adopt(socket.fd, listener.endpoint, listener.state.service)
+            try SocketBinder.adopt(socket.fd, listener.endpoint, listener.state.service, heldByHandler: held)
         } catch {
             log.error("adopt_failed", ("service", listener.state.label), ("name", socket.name),
                       ("fd", "\(socket.fd.rawValue)"), ("error", "\(error)"), ("action", "closed, binding a socket of its own"))
@@ -176,6 +179,7 @@ extension Daemon {
         }
         listener.fd = socket.fd
         listener.inherited = true
+        listener.held = held
         log.info("adopted", ("service", listener.state.label), ("name", socket.name), ("fd", "\(socket.fd.rawValue)"),
                  ("address", listener.name))
         let options = listener.state.entry.options

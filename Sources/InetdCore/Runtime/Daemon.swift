@@ -97,6 +97,11 @@ public final class Daemon {
     /// closes them (`takeInherited`), and what was wrong with the variables.
     var inherited: [InheritedSocket]
     let inheritedProblems: [ListenFdsVariables.Problem]
+    /// How many descriptors LISTEN_FDS named: an upgrade's state names
+    /// its descriptors by their place among them.
+    let inheritedPlaces: Int
+    /// An upgrade's hand-over, from its claim to the first load's end.
+    var handedOver: HandedOver?
 
     public init(_ settings: Settings) throws(SystemError) {
         configPath = settings.configPath
@@ -104,6 +109,7 @@ public final class Daemon {
         log = Log(verbose: settings.verbose)
         inherited = settings.inherited.sockets
         inheritedProblems = settings.inherited.problems
+        inheritedPlaces = settings.inherited.range.count
         environments = HandlerEnvironments(inherited: CurrentProcess.environment(), keepAll: settings.keepEnvironment)
         descriptors = DescriptorBudget(log: log)
         signals = try SignalChannel()
@@ -135,6 +141,7 @@ public final class Daemon {
         // given back (40 KiB more with 1,001 services than from `apply`).
         var errors = 0
         reportInheritedProblems(inheritedProblems)
+        handedOver = claimHandOver()
         do {
             let configuration: LoadedConfiguration
             do {
@@ -147,6 +154,10 @@ public final class Daemon {
             report(configuration)
             errors = configuration.errorCount
             apply(configuration.services)
+        }
+        if let handedOver {
+            self.handedOver = nil
+            restore(handedOver)
         }
         releaseFreeHeap()
         readiness.ready()

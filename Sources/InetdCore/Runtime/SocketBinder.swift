@@ -92,8 +92,9 @@ enum SocketBinder {
     /// and keeps the connections queued). What only binding sets is left
     /// as the holder made it: SO_REUSEADDR, IPV6_V6ONLY (matched, and fixed
     /// at bind), a unix socket's mode and owner.
-    static func adopt(_ fd: FileDescriptor, _ endpoint: Endpoint, _ service: Service) throws(SystemError) {
-        try fd.setNonBlocking(true)
+    static func adopt(_ fd: FileDescriptor, _ endpoint: Endpoint, _ service: Service,
+                      heldByHandler: Bool = false) throws(SystemError) {
+        if !heldByHandler { try fd.setNonBlocking(true) }
         try setBuffers(fd, service.entry)
         if endpoint.kind == .udp { try? Socket.stampArrivals(fd) }
         try listen(fd, endpoint, service.entry)

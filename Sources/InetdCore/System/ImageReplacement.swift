@@ -16,6 +16,18 @@ extension CurrentProcess {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The working directory. C: `getcwd(3)`.
+    static func workingDirectory() throws(SystemError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let result = buffer.withUnsafeMutableBufferPointer { raw in
+            Result { () throws(SystemError) in
+                try syscall("getcwd") { getcwd(raw.baseAddress!, raw.count) == nil ? -1 : 0 }
+            }
+        }
+        _ = try result.get()
+        return String(cString: buffer)
+    }
+
     /// Where replacing the image failed.
     enum ImageReplacementStep: Equatable {
         /// Placing the descriptors at 3, 4, ...

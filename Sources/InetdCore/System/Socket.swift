@@ -209,6 +209,17 @@ extension Socket {
         return local.address()
     }
 
+    /// A connection's peer into `peer`. C equivalent: `getpeername(2)`.
+    static func peerAddress(_ fd: FileDescriptor, into peer: inout PeerBuffer) throws(SystemError) {
+        peer.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &peer.storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                Result { () throws(SystemError) in try syscall("getpeername") { getpeername(fd.rawValue, sa, &peer.length) } }
+            }
+        }
+        _ = try result.get()
+    }
+
     /// Whether the socket has a peer: a connection, or a datagram socket
     /// connect(2)ed to one address. C equivalent: `getpeername(2)`, which
     /// fails with ENOTCONN when there is none.

@@ -67,7 +67,7 @@ extension Daemon {
         sources.release(key, now: monotonicMicroseconds())
     }
 
-    private func sourceService(of state: ServiceState) -> UInt32 {
+    func sourceService(of state: ServiceState) -> UInt32 {
         if let id = state.sourceService { return id }
         let id = sources.newService()
         state.sourceService = id

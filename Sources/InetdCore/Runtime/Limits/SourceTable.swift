@@ -25,10 +25,15 @@ struct SourceKey: Hashable {
     }
 
     init(service: UInt32, uid: UInt32) {
+        self.init(service: service, kind: .uid, high: 0, low: UInt64(uid))
+    }
+
+    /// A source as an upgrade carries it.
+    init(service: UInt32, kind: Kind, high: UInt64, low: UInt64) {
         self.service = service
-        kind = .uid
-        high = 0
-        low = UInt64(uid)
+        self.kind = kind
+        self.high = high
+        self.low = low
     }
 }
 

@@ -16,6 +16,8 @@ struct TokenBucket: Equatable {
 
     static let windowMicroseconds: Int64 = 60_000_000
 
+    init(fullAt: Int64 = 0) { self.fullAt = fullAt }
+
     /// Microseconds for one token to come back.
     @inline(__always)
     static func interval(_ limit: Int) -> Int64 { max(1, windowMicroseconds / Int64(limit)) }

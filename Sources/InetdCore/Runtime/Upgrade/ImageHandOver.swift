@@ -76,9 +76,12 @@ extension Daemon {
             records.append(Self.record(of: state))
         }
         var places: [ObjectIdentifier: UInt32] = [:]
+        var owned: [UInt32] = []
         for listener in listeners.inOrder {
             guard let fd = listener.fd else { continue }
-            places[ObjectIdentifier(listener)] = handover.add(fd, name: Self.socketName(listener))
+            let place = handover.add(fd, name: Self.socketName(listener))
+            places[ObjectIdentifier(listener)] = place
+            if !listener.inherited { owned.append(place) }
             handover.sockets += 1
         }
         let children = children.all.map { pid, child in
@@ -90,7 +93,7 @@ extension Daemon {
         var connectionRecords: [UpgradeState.ConnectionRecord] = []
         for connection in connections.all {
             var record = UpgradeState.ConnectionRecord(
-                place: 0, service: serviceIndex[ObjectIdentifier(connection.state)], kind: .pendingHeader,
+                place: 0, listener: nil, service: serviceIndex[ObjectIdentifier(connection.state)], kind: .pendingHeader,
                 lastActivity: connection.lastActivity, deadline: nil, inputClosed: false, chargenOffset: 0, pending: [],
                 source: nil)
             if let builtin = connection as? BuiltinConnection {
@@ -106,6 +109,8 @@ extension Daemon {
                 record.pending = Array(builtin.buffer[0..<builtin.pending])
                 record.source = Self.record(of: builtin.source)
             } else if let pending = connection as? PendingHeader {
+                guard let place = places[ObjectIdentifier(pending.listener)] else { continue }
+                record.listener = place
                 record.deadline = pending.deadline
             } else {
                 continue
@@ -114,7 +119,7 @@ extension Daemon {
             connectionRecords.append(record)
         }
         return UpgradeState(startedAt: upgradeStartedAt ?? startedAt, upgrades: upgradesSoFar + 1,
-                            handedOverAt: handedOverAt, services: records, children: children,
+                            handedOverAt: handedOverAt, owned: owned, services: records, children: children,
                             connections: connectionRecords)
     }
 
@@ -133,10 +138,11 @@ extension Daemon {
         source.map { UpgradeState.SourceRecord(kind: $0.kind.rawValue, high: $0.high, low: $0.low) }
     }
 
-    /// A socket's LISTEN_FDNAMES entry: its service's name for handlers,
-    /// which holds no ':' (the list's separator).
+    /// A socket's LISTEN_FDNAMES entry: its line's service field without
+    /// the address (`7007`, `echo`), as systemd would name it, with no ':'
+    /// (the list's separator).
     private static func socketName(_ listener: Listener) -> String {
-        String(decoding: listener.state.fdName, as: UTF8.self)
+        String(decoding: ServiceState.validFDName(listener.state.service.fdName), as: UTF8.self)
     }
 }
 

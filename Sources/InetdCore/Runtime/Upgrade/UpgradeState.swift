@@ -20,6 +20,10 @@ struct UpgradeState: Equatable {
     /// When the image that wrote this called execve (monotonic
     /// microseconds): the next one logs the gap.
     var handedOverAt: Int64
+    /// The places of the sockets an image bound itself, as against those a
+    /// supervisor passed it: the new image shuts them down when a reload
+    /// removes them, as their binder would.
+    var owned: [UInt32]
     var services: [ServiceRecord]
     var children: [ChildRecord]
     var connections: [ConnectionRecord]
@@ -71,6 +75,8 @@ struct UpgradeState: Equatable {
         enum Kind: UInt8 { case echo, discard, chargen, pendingHeader }
         /// Its LISTEN_FDS place.
         var place: UInt32
+        /// A pending header's: the place of the socket it came in on.
+        var listener: UInt32?
         /// Index into `services`; nil for a service a reload removed.
         var service: UInt32?
         var kind: Kind
@@ -93,6 +99,7 @@ extension UpgradeState {
         w.put(startedAt)
         w.put(upgrades)
         w.put(handedOverAt)
+        w.put(owned) { w, place in w.put(place) }
         w.put(services) { w, s in
             w.put(s.endpoints) { w, e in w.put(e) }
             for value in [s.accepted, s.spawned, s.execFailures, s.atCap, s.overRate, s.denied, s.overPerSource,
@@ -112,6 +119,7 @@ extension UpgradeState {
         }
         w.put(connections) { w, c in
             w.put(c.place)
+            w.put(c.listener ?? UInt32.max)
             w.put(c.service ?? UInt32.max)
             w.put(c.kind.rawValue)
             w.put(c.lastActivity)
@@ -134,6 +142,12 @@ extension UpgradeState {
         startedAt = try r.get()
         upgrades = try r.get()
         handedOverAt = try r.get()
+        func place(_ r: inout StateReader) throws(StateDecodingError) -> UInt32 {
+            let value: UInt32 = try r.get()
+            guard Int(value) < places else { throw .invalid("descriptor place") }
+            return value
+        }
+        owned = try r.getList(minimumSize: 4) { (r) throws(StateDecodingError) in try place(&r) }
         services = try r.getList(minimumSize: 4 + 12 * 8 + 16) { (r) throws(StateDecodingError) in
             let endpoints = try r.getList(minimumSize: 4) { (r) throws(StateDecodingError) in try r.getText() }
             var v: [Int64] = []
@@ -145,11 +159,6 @@ extension UpgradeState {
                                  rateResumeAt: try r.getInstant())
         }
         let serviceCount = services.count
-        func place(_ r: inout StateReader) throws(StateDecodingError) -> UInt32 {
-            let value: UInt32 = try r.get()
-            guard Int(value) < places else { throw .invalid("descriptor place") }
-            return value
-        }
         func service(_ r: inout StateReader) throws(StateDecodingError) -> UInt32? {
             let value: UInt32 = try r.get()
             if value == UInt32.max { return nil }
@@ -164,11 +173,14 @@ extension UpgradeState {
                                held: try r.getList(minimumSize: 4) { (r) throws(StateDecodingError) in try place(&r) },
                                source: try Self.getSource(&r))
         }
-        connections = try r.getList(minimumSize: 4 + 4 + 1 + 8 + 8 + 1 + 4 + 4 + 1) { (r) throws(StateDecodingError) in
+        connections = try r.getList(minimumSize: 4 + 4 + 4 + 1 + 8 + 8 + 1 + 4 + 4 + 1) { (r) throws(StateDecodingError) in
             let at = try place(&r)
+            let raw: UInt32 = try r.get()
+            guard raw == UInt32.max || Int(raw) < places else { throw .invalid("descriptor place") }
+            let listener = raw == UInt32.max ? nil : raw
             let owner = try service(&r)
             guard let kind = ConnectionRecord.Kind(rawValue: try r.get()) else { throw .invalid("connection kind") }
-            return ConnectionRecord(place: at, service: owner, kind: kind, lastActivity: try r.get(),
+            return ConnectionRecord(place: at, listener: listener, service: owner, kind: kind, lastActivity: try r.get(),
                                     deadline: try r.getInstant(), inputClosed: try r.getFlag(), chargenOffset: try r.get(), pending: try r.getBytes(),
                                     source: try Self.getSource(&r))
         }

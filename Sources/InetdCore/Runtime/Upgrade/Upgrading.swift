@@ -49,7 +49,13 @@ extension Daemon {
         case .success(let path): binary = path
         case .failure(let error): return refuseUpgrade(.noBinaryPath(error))
         }
-        let check = PreparedProgram(path: binary, arguments: [binary, "--check", configPath],
+        // A child starts in /: a relative CONFIG is named from inetd's
+        // working directory (the new image, exec'd in place, keeps it).
+        var config = configPath
+        if !config.hasPrefix("/"), let directory = try? CurrentProcess.workingDirectory() {
+            config = directory + "/" + config
+        }
+        let check = PreparedProgram(path: binary, arguments: [binary, "--check", config],
                                     environment: HandlerEnvironment(CurrentProcess.environment()), identity: nil)
         // Its table and diagnostics are not read: stdout and stderr go to
         // /dev/null; the refusal says how to see them.
