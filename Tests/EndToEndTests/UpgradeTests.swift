@@ -339,11 +339,11 @@ extension UpgradeTests {
         #expect(!daemon.log.contains("level=error") && !daemon.log.contains("level=warn"), "\(daemon.log)")
         var gaps: [String] = []
         for line in daemon.log.split(separator: "\n") {
-            guard let field = line.range(of: "gap_ms=") else { continue }
+            guard let field = line.range(of: "gap_us=") else { continue }
             gaps.append(String(line[field.upperBound...].prefix { $0 != " " }))
         }
         print("UpgradeTests: \(clients.count("\(p[0])")) echo and \(clients.count("\(p[1])")) cat connections "
-              + "in \(seconds) s through \(upgrades) upgrades; gaps (ms): \(gaps.joined(separator: ","))")
+              + "in \(seconds) s through \(upgrades) upgrades; gaps (us): \(gaps.joined(separator: ","))")
         #expect(clients.count("\(p[0])") > Int(seconds * 500), "the load was there")
         #expect(exitCode(try daemon.stop()) == 0)
     }

@@ -114,8 +114,8 @@ extension Daemon {
                      ("connections", "\(taken.connections)"))
         }
         for listener in listeners.all { reconcile(listener) }
-        let gap = (monotonicMicroseconds() - state.handedOverAt) / 1000
-        log.info("upgraded", ("upgrades", "\(state.upgrades)"), ("gap_ms", "\(gap)"),
+        let gap = monotonicMicroseconds() - state.handedOverAt
+        log.info("upgraded", ("upgrades", "\(state.upgrades)"), ("gap_us", "\(gap)"),
                  ("sockets", "\(adopted)"), ("handlers", "\(handlers)"), ("connections", "\(served)"))
         reap()
     }
