@@ -101,6 +101,20 @@ import Testing
                         service: "[Service]\nExecStart=/bin/x\n").failed, "address rules on a wait line")
     }
 
+    @Test func anArgumentWithABlankCannotBeWritten() {
+        let conversion = convert(socket: "[Socket]\nListenStream=7\nAccept=yes\n",
+                                 service: "[Service]\nExecStart=/bin/sh -c \"exec cat\"\nStandardInput=socket\n")
+        #expect(conversion.failed)
+        #expect(conversion.services[0].line == nil)
+        #expect(conversion.services[0].notes.last?.message.hasPrefix("'exec cat' cannot be written") == true)
+    }
+
+    @Test func crlfFiles() {
+        let conversion = convert(socket: "[Socket]\r\nListenStream=7\r\nAccept=yes\r\n",
+                                 service: "[Service]\r\nExecStart=/bin/cat cat\r\nStandardInput=socket\r\n")
+        #expect(lines(conversion) == ["7 stream tcp nowait root /bin/cat /bin/cat cat"])
+    }
+
     @Test func serviceNames() {
         #expect(SystemdUnitConversion.serviceName(for: SystemdUnit(path: "/u/ssh.socket", text: "[Socket]\nAccept=yes\n"))
             == "ssh@.service")

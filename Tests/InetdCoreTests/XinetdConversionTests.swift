@@ -118,6 +118,9 @@ import Testing
         #expect(waitRules.failed)
         #expect(convert("service x\n{\nsocket_type = stream\nwait = no\nserver = /bin/x\n}\n").failed, "no user")
         #expect(convert("service x\n{\ntype = RPC\nsocket_type = stream\nwait = no\nuser = a\nserver = /bin/x\n}\n").failed)
+        #expect(convert("service 10.0.0.1:23\n{\nsocket_type = stream\nwait = no\nuser = a\nserver = /bin/x\n}\n").failed)
+        let blank = convert("service x\n{\nsocket_type = stream\nwait = no\nuser = a\nserver = /bin/x\n}\n")
+        #expect(!blank.failed)
         let redirect = convert("service x\n{\nsocket_type = stream\nwait = no\nuser = a\nredirect = 10.0.0.1 23\n}\n")
         #expect(redirect.services[0].notes.first?.message.contains("socat") == true)
     }
@@ -137,6 +140,12 @@ import Testing
             x\tstream\ttcp4\tnowait\ta\t/bin/x\tx
 
             """)
+    }
+
+    @Test func controlCharactersNeverReachTheOutput() {
+        let rendered = convert("service x\u{1B}[2J\0\r\n{\n}\n").render(heading: ["h"])
+        #expect(rendered.unicodeScalars.allSatisfy { $0.value >= 0x20 || $0 == "\n" }, "\(rendered)")
+        #expect(rendered.contains("service x?[2J?\n"), "the CR is the line end's")
     }
 
     @Test func syntaxProblemsAndIncludes() {

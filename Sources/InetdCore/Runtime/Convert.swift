@@ -11,7 +11,7 @@ public func runConvert(_ kind: ConversionKind, path: String) -> Int32 {
         case .systemd: conversion = try convertSystemd(path)
         }
     } catch {
-        writeStandardError("\(path): \(error.message)\n")
+        writeStandardError(Conversion.printable("\(path): \(error.message)") + "\n")
         return 1
     }
     writeStandardOutput(conversion.render(heading: [
@@ -20,7 +20,7 @@ public func runConvert(_ kind: ConversionKind, path: String) -> Int32 {
     ]))
     // Notes (a disabled service is off) are comments only.
     for diagnostic in conversion.allDiagnostics where diagnostic.severity != .note {
-        writeStandardError("\(diagnostic)\n")
+        writeStandardError(Conversion.printable("\(diagnostic)") + "\n")
     }
     return conversion.failed ? 1 : 0
 }
@@ -67,7 +67,15 @@ func readXinetd(_ path: String) throws(ConvertReadError) -> [XinetdFile] {
 
     do throws(FileReadError) {
         if isDirectory(path) {
-            for file in try directoryFiles(path) { try read(file, depth: 1) }
+            // One file that cannot be read (a FIFO, a dangling link) is an
+            // error of its own; the others are still converted.
+            for file in try directoryFiles(path) {
+                do throws(FileReadError) { try read(file, depth: 1) } catch {
+                    var failed = XinetdFile(path: file, text: "")
+                    failed.diagnostics.append(Diagnostic(file: file, line: 1, message: "\(error)"))
+                    files.append(failed)
+                }
+            }
         } else {
             try read(path, depth: 0)
         }

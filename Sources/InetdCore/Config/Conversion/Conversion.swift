@@ -15,9 +15,17 @@ public struct Conversion: Equatable, Sendable {
     /// Notes on attributes that have no equivalent are warnings, not failures.
     public var failed: Bool { allDiagnostics.contains { $0.severity == .error } }
 
+    /// `text` with every control character (a NUL, a CR, an escape from
+    /// a hostile file) as `?`: comments and messages stay one printable line.
+    public static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map {
+            $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value) ? "?" : $0
+        }))
+    }
+
     /// The inetd.conf text: blocks apart by a blank line, after `heading`.
     public func render(heading: [String]) -> String {
-        var text = heading.map { "# \($0)\n" }.joined()
+        var text = heading.map { "# \(Self.printable($0))\n" }.joined()
         for service in services { text += "\n" + service.render() }
         return text
     }
@@ -40,11 +48,26 @@ public struct ConvertedService: Equatable, Sendable {
 
     public static let offPrefix = "#<off># "
 
+    /// Sets the line, or, where one of its fields cannot be written (a
+    /// blank in an argument, a service field that would start a comment),
+    /// fails the service with an error at `file`:`number`.
+    mutating func place(_ candidate: InetdLine, file: String, line number: Int) {
+        let fields = candidate.fields
+        if let bad = fields.first(where: { InetdLine.unwritable($0) }) ?? fields.first.flatMap({ $0.hasPrefix("#") ? $0 : nil }) {
+            notes.append(Diagnostic(file: file, line: number,
+                                    message: "'\(bad)' cannot be written as a field of an inetd.conf line (a blank, a "
+                                        + "control character or a leading '#'); run a script that passes it"))
+            off = true
+            return
+        }
+        line = candidate
+    }
+
     func render() -> String {
-        var text = "# \(origin)\n"
+        var text = "# \(Conversion.printable(origin))\n"
         for note in notes {
             let label = note.severity == .error ? "cannot convert: " : ""
-            text += "# \(note.file):\(note.line): \(label)\(note.message)\n"
+            text += "# " + Conversion.printable("\(note.file):\(note.line): \(label)\(note.message)") + "\n"
         }
         if let line { text += (off ? Self.offPrefix : "") + line.text + "\n" }
         return text

@@ -22,7 +22,7 @@ public struct SystemdUnit: Equatable, Sendable {
         var section = ""
         var pending: (text: String, line: Int)?
         var number = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             number += 1
             var line = String(raw)
             if line.hasSuffix("\r") { line.removeLast() }

@@ -239,7 +239,7 @@ public enum SystemdUnitConversion {
                 }
                 line.options = lineOptions + environmentOptions
                 if index == 0 { block.notes = notes + block.notes }
-                block.line = program == nil ? nil : line
+                if program != nil { block.place(line, file: socket.path, line: found.entry.line) }
                 block.off = unitFails || block.notes.contains { $0.severity == .error }
                 blocks.append(block)
             }

@@ -135,6 +135,11 @@ public enum XinetdConversion {
                     return finish(nil, off: off)
                 }
                 service = String(number)
+            } else if !name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A)
+                                               || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }) {
+                // Not an /etc/services name: a ':', ',' or '#' would change what the field means.
+                fail(nil, "service \(name) is no /etc/services name; give type = UNLISTED and a port")
+                return finish(nil, off: off)
             }
             for key in ["bind", "interface"] {
                 guard let bind = take(key), let address = bind.values.first else { continue }
@@ -202,9 +207,6 @@ public enum XinetdConversion {
                     arguments.insert(basename(server), at: 0)
                 }
                 flags.removeAll { $0 == "NAMEINARGS" }
-                for argument in arguments where InetdLine.unwritable(argument) {
-                    fail(argsValue, "argument '\(argument)' cannot be written in an inetd.conf line; run a script that passes it")
-                }
                 line.arguments = arguments
             }
 
@@ -377,6 +379,7 @@ public enum XinetdConversion {
         /// The line, off when the service is off or something could not
         /// be expressed; a service that is off fails nothing.
         mutating func finish(_ line: InetdLine?, off: Bool) -> ConvertedService {
+            if let line { result.place(line, file: section.file, line: section.line) }
             let failed = result.notes.contains { $0.severity == .error }
             if off {
                 result.notes = result.notes.map {
@@ -388,8 +391,7 @@ public enum XinetdConversion {
                     return note
                 }
             }
-            result.line = line
-            result.off = off || failed
+            result.off = result.off || off || failed
             return result
         }
     }
