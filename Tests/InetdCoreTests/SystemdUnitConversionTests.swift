@@ -86,6 +86,26 @@ import Testing
         #expect(!conversion.failed)
     }
 
+    @Test func acceptNoOnOnePortAtSeveralAddressesIsOneLine() {
+        // docs/socket-activation.md's example.
+        let conversion = convert(socket: """
+            [Socket]
+            ListenStream=127.0.0.1:8000
+            ListenStream=[::1]:8000
+            BindIPv6Only=ipv6-only
+            FileDescriptorName=web
+            Backlog=1024
+            ReceiveBuffer=262144
+            """, service: "[Service]\nUser=www-data\nGroup=www-data\nExecStart=/srv/app/venv/bin/gunicorn "
+                + "--workers 4 --no-control-socket --chdir /srv/app myapp.wsgi:app\n", name: "app")
+        #expect(lines(conversion) == [
+            "127.0.0.1,[::1]:8000 stream tcp,rcvbuf=262144 wait,listen-fds,name=web,backlog=1024 www-data:www-data "
+                + "/srv/app/venv/bin/gunicorn /srv/app/venv/bin/gunicorn --workers 4 --no-control-socket --chdir "
+                + "/srv/app myapp.wsgi:app",
+        ])
+        #expect(!conversion.failed)
+    }
+
     @Test func whatCannotBeExpressed() {
         #expect(convert(socket: "[Socket]\nListenStream=@abstract\nAccept=yes\n",
                         service: "[Service]\nExecStart=/bin/x\nStandardInput=socket\n").failed)

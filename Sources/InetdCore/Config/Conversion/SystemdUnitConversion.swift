@@ -57,9 +57,15 @@ public enum SystemdUnitConversion {
             }
             if listens.isEmpty { note(socket, nil, "no Listen*= line: nothing to listen on", error: true) }
             if !accept, listens.count > 1 {
-                note(socket, listens.first, "Accept=no with \(listens.count) Listen*= lines: systemd gives all the "
-                     + "sockets to one process, and an inetd line carries one address; no line here can start "
-                     + "one handler with them all", error: true)
+                if let merged = Endpoint.merged(endpoints.map(\.endpoint)), endpoints.count == listens.count {
+                    // One port on several addresses: one line, its hosts listed,
+                    // whose handler gets every socket, as systemd's does.
+                    endpoints = [(listens[0], merged)]
+                } else {
+                    note(socket, listens.first, "Accept=no with \(listens.count) Listen*= lines: systemd gives all "
+                         + "the sockets to one process, and an inetd line carries one port or path; no line here can "
+                         + "start one handler with them all", error: true)
+                }
             }
 
             // The program.
@@ -264,6 +270,24 @@ public enum SystemdUnitConversion {
             var service: String
             var socketType: String
             var transport: String
+            /// The address as the service field writes it, and the port:
+            /// for `ADDRESS:PORT` listeners, which `merged` can join.
+            var host: String?
+            var port: Int?
+
+            /// `127.0.0.1:8000` and `[::1]:8000` as `127.0.0.1,[::1]:8000`
+            /// with `tcp` (each address in its own family); nil unless
+            /// every endpoint gives an address and they share port and type.
+            static func merged(_ endpoints: [Endpoint]) -> Endpoint? {
+                guard let first = endpoints.first, let port = first.port,
+                      endpoints.allSatisfy({ $0.host != nil && $0.port == port && $0.socketType == first.socketType })
+                else { return nil }
+                let hosts = endpoints.compactMap(\.host)
+                guard Set(hosts).count == hosts.count else { return nil }
+                let kind = first.socketType == "stream" ? "tcp" : "udp"
+                return Endpoint(service: hosts.joined(separator: ",") + ":\(port)", socketType: first.socketType,
+                                transport: kind)
+            }
         }
 
         /// One Listen*= value as a service field, socket type and protocol.
@@ -313,11 +337,13 @@ public enum SystemdUnitConversion {
                     return nil
                 }
                 let dual = address.isUnspecified && only != "ipv6-only"
-                return Endpoint(service: "[\(address)]:\(number)", socketType: socketType, transport: kind + (dual ? "46" : "6"))
+                return Endpoint(service: "[\(address)]:\(number)", socketType: socketType, transport: kind + (dual ? "46" : "6"),
+                                host: dual ? nil : "[\(address)]", port: number)
             }
             if let colon = value.lastIndex(of: ":"), let address = IPAddress(literal: String(value[..<colon])),
                address.family == .inet, let number = Int(value[value.index(after: colon)...]), (1...65535).contains(number) {
-                return Endpoint(service: "\(address):\(number)", socketType: socketType, transport: kind + "4")
+                return Endpoint(service: "\(address):\(number)", socketType: socketType, transport: kind + "4",
+                                host: "\(address)", port: number)
             }
             note(socket, entry, "\(entry.key)=\(value) is not a port, ADDRESS:PORT, [ADDRESS]:PORT or a path here "
                  + "(vsock, network interfaces and host names are not supported)", error: true)
