@@ -95,16 +95,6 @@ public struct InetdLine: Equatable, Sendable {
     /// argv[0] first; for `internal`, the built-in's name where needed.
     public var arguments: [String] = []
 
-    public init(service: String, socketType: String, transport: String, wait: Bool, user: String,
-                program: String) {
-        self.service = service
-        self.socketType = socketType
-        self.transport = transport
-        self.wait = wait
-        self.user = user
-        self.program = program
-    }
-
     public var fields: [String] {
         let proto = ([transport] + bufferOptions).joined(separator: ",")
         let waitSpec = ([wait ? "wait" : "nowait"] + options).joined(separator: ",")
