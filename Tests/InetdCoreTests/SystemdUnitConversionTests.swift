@@ -52,7 +52,7 @@ import Testing
             """
         let conversion = convert(socket: socket, service: service)
         #expect(lines(conversion) == [
-            "7008 stream tcp nowait,max=10,per-ip=3,allow=127.0.0.0/8,allow=::1/128,allow=10.0.0.0/8,"
+            "7008 stream tcp nowait,max=10,per-ip=3,ip-prefix=32/128,allow=127.0.0.0/8,allow=::1/128,allow=10.0.0.0/8,"
                 + "env=GREETING=hello,env=MODE=x nobody:nogroup /usr/bin/cat cat -u",
         ])
         #expect(!conversion.failed)
@@ -110,6 +110,9 @@ import Testing
         #expect(convert(socket: "[Socket]\nListenStream=@abstract\nAccept=yes\n",
                         service: "[Service]\nExecStart=/bin/x\nStandardInput=socket\n").failed)
         #expect(convert(socket: "[Socket]\nListenFIFO=/run/fifo\n", service: "[Service]\nExecStart=/bin/x\n").failed)
+        let instance = convert(socket: "[Socket]\nListenStream=7\nAccept=yes\n",
+                               service: "[Service]\nExecStart=/bin/x %i\nStandardInput=socket\n")
+        #expect(instance.services[0].notes.map(\.message).first?.hasPrefix("ExecStart holds a specifier") == true)
         #expect(convert(socket: "[Socket]\nListenStream=%h/x.sock\n", service: "[Service]\nExecStart=/bin/x\n").failed)
         let two = convert(socket: "[Socket]\nListenStream=/run/a\nListenDatagram=/run/b\n",
                           service: "[Service]\nExecStart=/bin/x\n")

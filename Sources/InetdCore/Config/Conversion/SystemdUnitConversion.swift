@@ -82,8 +82,11 @@ public enum SystemdUnitConversion {
                     note(unit, starts[1], "more than one ExecStart= (Type=oneshot): an inetd line runs one program; "
                          + "run a script that runs them in turn", error: true)
                 }
-                if let start = starts.first {
-                    switch SystemdCommandLine.parse(unit.expandingSpecifiers(start.value) ?? "\u{0}", environment: environment.values) {
+                if let start = starts.first, unit.expandingSpecifiers(start.value) == nil {
+                    note(unit, start, "ExecStart holds a specifier only systemd can fill in (the instance, the host, "
+                         + "...): write the value itself", error: true)
+                } else if let start = starts.first {
+                    switch SystemdCommandLine.parse(unit.expandingSpecifiers(start.value)!, environment: environment.values) {
                     case .success(let parsed):
                         command = parsed
                         if !parsed.unknownVariables.isEmpty {
@@ -104,7 +107,7 @@ public enum SystemdUnitConversion {
                         let why = switch failure {
                         case .empty: "names no program"
                         case .unbalancedQuote: "has a quote that is not closed"
-                        case .notAbsolute(let name): "runs '\(name)', which is no absolute path (or holds a specifier only systemd can fill in)"
+                        case .notAbsolute(let name): "runs '\(name)', which is no absolute path"
                         }
                         note(unit, start, "ExecStart \(why)", error: true)
                     }
@@ -223,7 +226,13 @@ public enum SystemdUnitConversion {
                 line.arguments = program?.arguments ?? []
                 line.bufferOptions = buffers
                 var lineOptions = options
-                if accept { lineOptions = limitOptions + lineOptions }
+                if accept {
+                    lineOptions = limitOptions + lineOptions
+                    // systemd counts a source by its exact address; inetd an IPv6 /64 by default.
+                    if perSource != nil, endpoint.transport != "unix", limitOptions.contains(where: { $0.hasPrefix("per-ip=") }) {
+                        lineOptions.insert("ip-prefix=32/128", at: limitOptions.count)
+                    }
+                }
                 if endpoint.transport == "unix" {
                     lineOptions += unixOptions(&block)
                     if !access.isEmpty {
