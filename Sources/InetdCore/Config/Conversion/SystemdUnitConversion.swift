@@ -362,15 +362,23 @@ public enum SystemdUnitConversion {
         /// SocketUser=, SocketGroup=, SocketMode= as owner= and mode=.
         func unixOptions(_ block: inout ConvertedService) -> [String] {
             var options: [String] = []
-            if let user = socket.value("Socket", "SocketUser")?.value, !InetdLine.unwritable(user, option: true) {
-                let group = socket.value("Socket", "SocketGroup")?.value
-                options.append("owner=\(user)" + (group.map { ":\($0)" } ?? ""))
-            } else if let group = socket.value("Socket", "SocketGroup") {
-                block.notes.append(Diagnostic(file: socket.path, line: group.line,
-                    message: "SocketGroup= without SocketUser=: write owner=root:\(group.value)", severity: .warning))
+            func drop(_ entry: SystemdUnit.Entry, _ why: String) {
+                block.notes.append(Diagnostic(file: socket.path, line: entry.line, message: why, severity: .warning))
             }
-            if let mode = socket.value("Socket", "SocketMode"), let bits = UInt32(mode.value, radix: 8), bits <= 0o777 {
-                options.append("mode=" + (mode.value.hasPrefix("0") ? mode.value : "0" + mode.value))
+            let user = socket.value("Socket", "SocketUser"), group = socket.value("Socket", "SocketGroup")
+            if let user {
+                let owner = user.value + (group.map { ":" + $0.value } ?? "")
+                if InetdLine.unwritable(owner, option: true) { drop(user, "SocketUser=/SocketGroup= \(owner) cannot be an owner=; dropped") }
+                else { options.append("owner=\(owner)") }
+            } else if let group {
+                drop(group, "SocketGroup= without SocketUser=: write owner=root:\(group.value)")
+            }
+            if let mode = socket.value("Socket", "SocketMode") {
+                if let bits = UInt32(mode.value, radix: 8), bits <= 0o777, mode.value.utf8.count <= 4 {
+                    options.append("mode=" + (mode.value.hasPrefix("0") ? mode.value : "0" + mode.value))
+                } else {
+                    drop(mode, "SocketMode=\(mode.value) is not octal permission bits; dropped")
+                }
             }
             return options
         }
