@@ -25,6 +25,8 @@ case .version:
     CurrentProcess.exit(0)
 case .check:
     CurrentProcess.exit(runCheck(configPath: invocation.configPath))
+case .convert(let kind, let path):
+    CurrentProcess.exit(runConvert(kind, path: path))
 case .serve:
     var notifyFD: FileDescriptor?
     if let raw = invocation.notifyFD {
