@@ -25,13 +25,14 @@ struct Readiness {
         self.log = log
         let socket = CurrentProcess.environmentValue("NOTIFY_SOCKET")
         notifySocket = socket
+        reportsStatus = !(socket?.isEmpty ?? true)
         let watchdog = Watchdog.decide(usec: CurrentProcess.environmentValue("WATCHDOG_USEC"),
                                        pid: CurrentProcess.environmentValue("WATCHDOG_PID"), ownPID: CurrentProcess.id)
         switch watchdog {
         case .off:
             watchdogMilliseconds = nil
         case .on(let interval, let ping):
-            if socket?.isEmpty ?? true {
+            if !reportsStatus {
                 log.warn("watchdog_off", ("reason", "WATCHDOG_USEC is set but NOTIFY_SOCKET is not"))
                 watchdogMilliseconds = nil
             } else {
@@ -47,8 +48,8 @@ struct Readiness {
         }
     }
 
-    /// Whether STATUS= has anywhere to go.
-    var reportsStatus: Bool { !(notifySocket?.isEmpty ?? true) }
+    /// Whether STATUS= has anywhere to go: read each loop turn.
+    let reportsStatus: Bool
 
     /// Every socket that can be bound is bound.
     mutating func ready(status: String) {
