@@ -20,7 +20,8 @@ import Testing
         let daemon = try RunningDaemon(config: Self.service(try freePort()),
                                        environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"])
         _ = try notify.await("READY=1") { $0.hasPrefix("READY=1") }
-        #expect(daemon.log.contains("event=watchdog interval_us=200000 ping_ms=100"), "\(daemon.log)")
+        // Logged before readiness, but read by the harness's own thread.
+        try daemon.waitForLog("event=watchdog interval_us=200000 ping_ms=100")
         let pings = notify.collect(for: 0.55).filter { $0.text == "WATCHDOG=1" }
         #expect(pings.count >= 4, "about 5 pings in 0.55 s: \(pings.count)")
         let gaps = zip(pings.dropFirst(), pings).map { Double($0.at - $1.at) / 1000 }.sorted()
@@ -60,11 +61,11 @@ import Testing
         if pid != "own" { environment["WATCHDOG_PID"] = pid }
         let daemon = try RunningDaemon(config: Self.service(try freePort()), environment: environment, launcher: launcher)
         _ = try notify.await("READY=1") { $0.hasPrefix("READY=1") }
-        #expect(daemon.log.contains(logged), "\(daemon.log)")
+        try daemon.waitForLog(logged)
         if pings {
             _ = try notify.await("WATCHDOG=1", timeout: 2) { $0 == "WATCHDOG=1" }
         } else {
-            #expect(daemon.log.contains("event=watchdog_off"))
+            #expect(daemon.log.contains("event=watchdog_off"), "\(daemon.log)")
             let got = notify.collect(for: 0.3).map(\.text)
             #expect(!got.contains("WATCHDOG=1"), "three intervals without a ping: \(got)")
         }

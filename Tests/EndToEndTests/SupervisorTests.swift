@@ -64,7 +64,7 @@ import Testing
                                        environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "\(watchdog)"])
         #expect(try notify.await("READY=1") { $0.hasPrefix("READY=1") }.found.hasPrefix("READY=1\nSTATUS=1 service,"))
         _ = try notify.await("the first WATCHDOG=1", timeout: 2) { $0 == "WATCHDOG=1" }
-        #expect(daemon.log.contains("event=watchdog interval_us=\(watchdog) ping_ms=\(watchdog / 2000)"))
+        try daemon.waitForLog("event=watchdog interval_us=\(watchdog) ping_ms=\(watchdog / 2000)")
 
         let done = daemon.count("event=reloaded")
         if reloadsBySignal {
