@@ -40,17 +40,15 @@ final class NotifyStandIn {
     }
 
     /// Every datagram already queued, dropped.
-    func drain() { while next(timeout: 0) != nil {} }
+    func drain() { _ = collect(for: 0) }
 
-    /// The datagrams that arrive within `seconds`, with their arrival times.
+    /// The datagrams queued now and those that arrive within `seconds`,
+    /// with their arrival times.
     func collect(for seconds: Double) -> [(text: String, at: Int64)] {
         let deadline = Date().addingTimeInterval(seconds)
         var got: [(text: String, at: Int64)] = []
-        while true {
-            let left = deadline.timeIntervalSinceNow
-            guard left > 0, let datagram = next(timeout: left) else { return got }
-            got.append(datagram)
-        }
+        while let datagram = next(timeout: max(0, deadline.timeIntervalSinceNow)) { got.append(datagram) }
+        return got
     }
 }
 

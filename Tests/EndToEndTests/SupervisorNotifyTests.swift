@@ -41,6 +41,26 @@ import Testing
         #expect(exitCode(try daemon.stop()) == 0)
     }
 
+    /// A stop that waits for a wait handler (here one that takes 0.3 s to
+    /// end after SIGTERM) keeps pinging until inetd exits.
+    @Test func watchdogPingsWhileTheStopWaitsForWaitHandlers() throws {
+        let dir = TemporaryDirectory()
+        let notify = try NotifyStandIn(in: dir)
+        let port = try freePort()
+        let trapped = dir.path + "/trapped"
+        let handler = dir.write("slow-stop", "trap 'sleep 0.3; exit 0' TERM\n: > \(trapped)\nwhile :; do sleep 0.05; done\n")
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp wait - /bin/sh sh \(handler)\n",
+                                       environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "100000"])
+        let client = try ClientSocket.tcp("127.0.0.1", port)
+        try daemon.waitUntil("the handler's trap") { FileManager.default.fileExists(atPath: trapped) }
+        notify.drain()  // room in the queue (10 datagrams) for what the stop sends
+        #expect(exitCode(try daemon.stop()) == 0)
+        let stopping = try notify.await("STOPPING=1") { $0 == "STOPPING=1" }
+        let after = notify.collect(for: 0).map(\.text)
+        #expect(after.filter { $0 == "WATCHDOG=1" }.count >= 2, "pings while the handler ends: \(after)\n\(daemon.log)")
+        _ = (client, stopping)
+    }
+
     /// WATCHDOG_PID names whose watchdog it is: inetd's own pid pings, any
     /// other does not; a value that is not a number is a warning, and no
     /// watchdog.
