@@ -221,8 +221,14 @@ final class Supervisor {
         Thread { buffer.readUntilEOF(fd) }.start()
     }
 
+    /// A test that failed half-way leaves neither the supervisor nor the
+    /// inetd it started running: killed alone, the supervisor would leave
+    /// inetd behind, holding its port.
     deinit {
         guard !reaped else { return }
+        kill(pid, SIGSTOP)  // no restart between the two kills
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ").compactMap({ pid_t($0) }) { kill(child, SIGKILL) }
         kill(pid, SIGKILL)
         var status: CInt = 0
         waitpid(pid, &status, 0)
