@@ -46,6 +46,10 @@ public final class Daemon {
         case rateWindow(ObjectIdentifier)
         /// The per-source table drops what it no longer needs.
         case sourceSweep
+        /// WATCHDOG=1, at half of WATCHDOG_USEC (`Watchdog.swift`).
+        case watchdog
+        /// STATUS= after a change, at most once a second (`StatusReport.swift`).
+        case status
     }
 
     static let bindRetryMilliseconds: Int64 = 60_000
@@ -75,6 +79,7 @@ public final class Daemon {
     var datagrams = DatagramBuiltins()
     var shutdown = Shutdown()
     var shownDiagnostics = ShownDiagnostics()
+    var status = StatusReport()
     /// Listeners out of the loop until a child slot is free.
     var slotWaiters: [Listener] = []
     /// Ready events of one epoll_wait, handled after it returns.
@@ -127,7 +132,7 @@ public final class Daemon {
             apply(configuration.services)
         }
         releaseFreeHeap()
-        readiness.ready()
+        readiness.ready(status: statusForReady())
         log.info("ready", ("config", configPath), ("services", "\(services.count)"),
                  ("sockets", "\(listeners.boundCount)"), ("errors", "\(errors)"), ("pid", "\(CurrentProcess.id)"),
                  ("version", Invocation.release))
@@ -136,6 +141,8 @@ public final class Daemon {
         // what waited at start-up: released before the first epoll_wait,
         // they made the first answer 0.24 ms later with 1,001 services.
         deadlines.schedule(.releaseStartupCode, at: monotonicMilliseconds() + Self.startupCodeReleaseDelayMilliseconds)
+        // The first WATCHDOG=1 at the first turn: loading took its time.
+        if readiness.watchdogMilliseconds != nil { deadlines.schedule(.watchdog, at: monotonicMilliseconds()) }
         while !shutdown.finished {
             do {
                 try turn()
@@ -191,6 +198,7 @@ public final class Daemon {
             }
         }
         runTimers()
+        noteHandlerCount()
     }
 
     func handleListener(_ listener: Listener, _ events: Epoll.Events) {
@@ -259,6 +267,8 @@ public final class Daemon {
             case .handlerKill(let pgid): handlerKilled(pgid)
             case .rateWindow(let id): endHold(\.rateResumeAt, of: id, timer: timer, now: now)
             case .sourceSweep: sweepSources()
+            case .watchdog: pingWatchdog(now: now)
+            case .status: sendStatus(now: now)
             }
         }
     }
