@@ -1,6 +1,10 @@
-/// `inetd [-d] [-E] [--check] [--notify-fd N] [--version] [--help] [CONFIG]`
+/// What `inetd --convert` reads.
+public enum ConversionKind: String, Equatable, Sendable, CaseIterable { case xinetd, systemd }
+
+/// `inetd [-d] [-E] [--check] [--notify-fd N] [--version] [--help] [CONFIG]`,
+/// `inetd --convert xinetd|systemd PATH`
 public struct Invocation: Equatable {
-    public enum Action: Equatable { case serve, check, version, help }
+    public enum Action: Equatable { case serve, check, version, help, convert(ConversionKind, path: String) }
 
     public var action: Action = .serve
     public var verbose = false
@@ -14,6 +18,7 @@ public struct Invocation: Equatable {
     public static let version = "inetd (swift-inetd) \(release)"
     public static let usage = """
         usage: inetd [-d] [-E] [--check] [--notify-fd N] [--version] [--help] [CONFIG]
+               inetd --convert xinetd|systemd PATH
           -d             log one line per connection and per handler exit
           -E             give handlers inetd's whole environment (default: PATH, the
                          handler user's HOME, USER, LOGNAME, SHELL, TZ, LANG, LC_*)
@@ -21,6 +26,9 @@ public struct Invocation: Equatable {
           --notify-fd N  write a newline to fd N (3 or more) once every socket that can be
                          bound is bound, then close it
           CONFIG         the configuration file (default /etc/inetd.conf)
+          --convert xinetd PATH   print inetd.conf lines for an xinetd file (its include and
+                         includedir followed) or directory (/etc/xinetd.d)
+          --convert systemd PATH  print inetd.conf lines for a .socket unit and its .service
         """
 
     /// --notify-fd takes 3 and above: inetd closes the descriptor after the
@@ -46,6 +54,7 @@ public struct Invocation: Equatable {
         var sawConfig = false
         var index = 0
         var optionsEnded = false
+        var converting = false
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
@@ -57,6 +66,13 @@ public struct Invocation: Equatable {
                 case "--check": invocation.action = .check
                 case "--version": invocation.action = .version
                 case "-h", "--help": invocation.action = .help
+                case "--convert":
+                    guard index + 1 < arguments.count, let kind = ConversionKind(rawValue: arguments[index]) else {
+                        return .failure(UsageError(description: "--convert needs xinetd or systemd, then a PATH"))
+                    }
+                    invocation.action = .convert(kind, path: arguments[index + 1])
+                    index += 2
+                    converting = true
                 case "--notify-fd":
                     guard index < arguments.count, let fd = Int32(arguments[index]), fd >= 0 else {
                         return .failure(UsageError(description: "--notify-fd needs a descriptor number"))
@@ -75,6 +91,12 @@ public struct Invocation: Equatable {
             guard !sawConfig else { return .failure(UsageError(description: "more than one CONFIG given")) }
             invocation.configPath = argument
             sawConfig = true
+        }
+        if converting {
+            guard case .convert = invocation.action else {
+                return .failure(UsageError(description: "--convert goes with no other action"))
+            }
+            if sawConfig { return .failure(UsageError(description: "--convert takes its PATH, and no CONFIG")) }
         }
         return .success(invocation)
     }

@@ -25,6 +25,8 @@ case .version:
     CurrentProcess.exit(0)
 case .check:
     CurrentProcess.exit(runCheck(configPath: invocation.configPath))
+case .convert(let kind, let path):
+    CurrentProcess.exit(runConvert(kind, path: path))
 case .serve:
     // First, before inetd opens a descriptor of its own: the sockets it was
     // started with (LISTEN_FDS), close-on-exec from here on.

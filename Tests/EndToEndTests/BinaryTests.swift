@@ -110,7 +110,7 @@ import Testing
             "\(file):6: note: tcp and udp lines listen on IPv4 and IPv6 (one socket each; this is the first such "
                 + "line); tcp4 and udp4 are IPv4 only",
             "\(file):7: xinetd syntax is not read here: 'service telnet' and its { } block (lines 7-12) are skipped; "
-                + "convert the service to an inetd.conf line (inetd.conf(5), MOVING FROM ANOTHER INETD)",
+                + "inetd --convert xinetd \(file) prints the service as an inetd.conf line",
             "\(file):13: unknown option 'maxchild' (the options are max, per-ip, rate, per-ip-rate, ip-prefix, "
                 + "allow, deny, listen-fds, name, stderr, backlog, timeout, proxy, proxy-from, proxy-timeout, "
                 + "passenv, env, mode, owner)",

@@ -181,7 +181,7 @@ import Testing
         let result = parse(Self.telnet)
         #expect(result.diagnostics.map(\.description) == [
             "/etc/inetd.conf:2: xinetd syntax is not read here: 'service telnet' and its { } block (lines 2-11) are "
-                + "skipped; convert the service to an inetd.conf line (inetd.conf(5), MOVING FROM ANOTHER INETD)",
+                + "skipped; inetd --convert xinetd /etc/inetd.conf prints the service as an inetd.conf line",
         ])
         #expect(result.entries.map(\.line) == [12], "the line after the block is read")
         #expect(result.entryLineCount == 2, "the block counts as an entry, for the no-valid-line rule")
@@ -190,8 +190,8 @@ import Testing
     @Test func xinetdDefaultsAnOpeningBraceOnTheHeaderAndNoClosingOne() {
         let defaults = parse("defaults\n{\n\tinstances = 60\n\tlog_type = SYSLOG authpriv\n}\n7 stream tcp nowait - /bin/cat cat\n")
         #expect(defaults.diagnostics.map(\.message) == [
-            "xinetd syntax is not read here: 'defaults' and its { } block (lines 1-5) are skipped; write its settings "
-                + "on each inetd.conf line",
+            "xinetd syntax is not read here: 'defaults' and its { } block (lines 1-5) are skipped; inetd --convert "
+                + "xinetd /etc/inetd.conf writes its settings on each service's line",
         ])
         #expect(defaults.entries.count == 1)
         let sameLine = parse("service echo {\n  type = INTERNAL\n  socket_type = stream\n  wait = no\n}\n")
@@ -203,13 +203,13 @@ import Testing
         let open = parse("service echo\n{\n  socket_type = stream\n7 stream tcp nowait - /bin/cat cat\n")
         #expect(open.diagnostics.map(\.message) == [
             "xinetd syntax is not read here: 'service echo' and its { } block (line 1 to the end of the file: no '}' "
-                + "closes it) are skipped; convert the service to an inetd.conf line (inetd.conf(5), MOVING FROM "
-                + "ANOTHER INETD)",
+                + "closes it) are skipped; inetd --convert xinetd /etc/inetd.conf prints the service as an inetd.conf "
+                + "line",
         ])
         #expect(open.entries.isEmpty)
         #expect(failure("includedir /etc/xinetd.d")
-            == "/etc/inetd.conf:1: 'includedir' is xinetd syntax, which is not read here: convert the services of "
-            + "/etc/xinetd.d to inetd.conf lines")
+            == "/etc/inetd.conf:1: 'includedir' is xinetd syntax, which is not read here: inetd --convert xinetd "
+            + "/etc/xinetd.d prints its services as inetd.conf lines")
     }
 
     @Test func aServiceNamedServiceIsStillALine() {

@@ -78,4 +78,15 @@ struct InvocationTests {
         }
         #expect(Invocation.version.hasPrefix("inetd "))
     }
+
+    @Test("--convert xinetd|systemd PATH")
+    func convert() {
+        #expect(parsed(["--convert", "xinetd", "/etc/xinetd.d"])?.action == .convert(.xinetd, path: "/etc/xinetd.d"))
+        #expect(parsed(["--convert", "systemd", "ssh.socket"])?.action == .convert(.systemd, path: "ssh.socket"))
+        #expect(usageError(["--convert", "inetd", "x"]) == "--convert needs xinetd or systemd, then a PATH")
+        #expect(usageError(["--convert", "xinetd"]) == "--convert needs xinetd or systemd, then a PATH")
+        #expect(usageError(["--convert", "xinetd", "a", "b"]) == "--convert takes its PATH, and no CONFIG")
+        #expect(usageError(["--convert", "xinetd", "a", "--check"]) == "--convert goes with no other action")
+        #expect(Invocation.usage.contains("inetd --convert xinetd|systemd PATH"))
+    }
 }

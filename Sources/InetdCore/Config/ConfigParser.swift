@@ -55,7 +55,7 @@ public struct ConfigParser {
                 guard block.enabled else { return }
             case .xinetd(let block):
                 result.entryLineCount += 1
-                diagnostics.append(error(block.line, block.message))
+                diagnostics.append(error(block.line, block.message(file: file)))
                 return
             }
             guard var entry = parsed else { return }
@@ -94,10 +94,10 @@ public struct ConfigParser {
         /// The line of its `}`; nil when none closes it.
         var end: Int?
 
-        var message: String {
+        func message(file: String) -> String {
             let lines = end.map { "lines \(line)-\($0)" } ?? "line \(line) to the end of the file: no '}' closes it"
-            let advice = header == "defaults" ? "write its settings on each inetd.conf line"
-                : "convert the service to an inetd.conf line (inetd.conf(5), MOVING FROM ANOTHER INETD)"
+            let advice = header == "defaults" ? "inetd --convert xinetd \(file) writes its settings on each service's line"
+                : "inetd --convert xinetd \(file) prints the service as an inetd.conf line"
             return "xinetd syntax is not read here: '\(header)' and its { } block (\(lines)) are skipped; \(advice)"
         }
 
@@ -288,8 +288,8 @@ public struct ConfigParser {
         Swift.Result { () throws(Failure) -> ServiceEntry in
             guard fields.count >= 6 else {
                 if fields.count == 2, fields[0] == "includedir" || fields[0] == "include" {
-                    throw fail("'\(fields[0])' is xinetd syntax, which is not read here: convert the services "
-                               + "of \(fields[1]) to inetd.conf lines")
+                    throw fail("'\(fields[0])' is xinetd syntax, which is not read here: inetd --convert xinetd "
+                               + "\(fields[1]) prints its services as inetd.conf lines")
                 }
                 throw fail("expected at least 6 fields (service socket-type protocol wait user program), found \(fields.count)")
             }

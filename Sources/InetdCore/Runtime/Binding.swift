@@ -61,6 +61,7 @@ extension Daemon {
         descriptors.startBinding()
         for listener in listeners.inOrder where listener.fd == nil { bind(listener) }
         reportSkippedBinds()
+        statusMayHaveChanged()
     }
 
     /// The end of a binding pass: one line for the sockets it newly left
@@ -112,6 +113,7 @@ extension Daemon {
         descriptors.startBinding()
         bind(listener, poll: false)
         reportSkippedBinds()
+        statusMayHaveChanged()
     }
 
     private func closeSocket(_ listener: Listener) {

@@ -52,6 +52,10 @@ public final class Daemon {
         case sourceSweep
         /// The new binary's `--check` has overrun its bound (SIGUSR2).
         case upgradeCheck
+        /// WATCHDOG=1, at half of WATCHDOG_USEC (`Watchdog.swift`).
+        case watchdog
+        /// STATUS= after a change, at most once a second (`StatusReport.swift`).
+        case status
     }
 
     static let bindRetryMilliseconds: Int64 = 60_000
@@ -89,6 +93,7 @@ public final class Daemon {
     /// many upgrades led here.
     var upgradeStartedAt: Int64?
     var upgradesSoFar: UInt32 = 0
+    var status = StatusReport()
     /// Listeners out of the loop until a child slot is free.
     var slotWaiters: [Listener] = []
     /// Ready events of one epoll_wait, handled after it returns.
@@ -160,7 +165,7 @@ public final class Daemon {
             restore(handedOver)
         }
         releaseFreeHeap()
-        readiness.ready()
+        readiness.ready(status: statusForReady())
         log.info("ready", ("config", configPath), ("services", "\(services.count)"),
                  ("sockets", "\(listeners.boundCount)"), ("adopted", "\(listeners.adoptedCount)"), ("errors", "\(errors)"),
                  ("pid", "\(CurrentProcess.id)"),
@@ -170,6 +175,8 @@ public final class Daemon {
         // what waited at start-up: released before the first epoll_wait,
         // they made the first answer 0.24 ms later with 1,001 services.
         deadlines.schedule(.releaseStartupCode, at: monotonicMilliseconds() + Self.startupCodeReleaseDelayMilliseconds)
+        // The first WATCHDOG=1 at the first turn: loading took its time.
+        if readiness.watchdogMilliseconds != nil { deadlines.schedule(.watchdog, at: monotonicMilliseconds()) }
         while !shutdown.finished {
             do {
                 try turn()
@@ -225,6 +232,7 @@ public final class Daemon {
             }
         }
         runTimers()
+        noteHandlerCount()
     }
 
     func handleListener(_ listener: Listener, _ events: Epoll.Events) {
@@ -292,6 +300,8 @@ public final class Daemon {
             case .rateWindow(let id): endHold(\.rateResumeAt, of: id, timer: timer, now: now)
             case .sourceSweep: sweepSources()
             case .upgradeCheck: upgradeCheckOverran()
+            case .watchdog: pingWatchdog(now: now)
+            case .status: sendStatus(now: now)
             }
         }
     }

@@ -2,7 +2,9 @@ import Glibc
 import _InetdSystem
 
 /// Tells the supervisor how the daemon stands: a newline on the s6
-/// notification fd once, and sd_notify datagrams when NOTIFY_SOCKET is set.
+/// notification fd once, and sd_notify datagrams when NOTIFY_SOCKET is set:
+/// READY=1, RELOADING=1 and READY=1 around a reload, STOPPING=1, STATUS=
+/// and WATCHDOG=1 (SPEC 1).
 ///
 /// Nothing here may stop or slow the daemon: a notification that cannot be
 /// delivered at once is dropped and logged, never waited for.
@@ -13,23 +15,50 @@ struct Readiness {
     /// Whether the last datagram failed: one warning per run of failures,
     /// and one line when delivery works again.
     private let socketState = NotifySocketState()
+    /// How often WATCHDOG=1 goes out; nil when no watchdog is asked of inetd.
+    let watchdogMilliseconds: Int64?
 
-    /// Reads NOTIFY_SOCKET; handlers never get it
-    /// (`HandlerVariables.isReserved`).
+    /// Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID; handlers never
+    /// get them (`HandlerVariables.isReserved`).
     init(notifyFD: FileDescriptor?, log: Log) {
         self.notifyFD = notifyFD
         self.log = log
-        notifySocket = CurrentProcess.environmentValue("NOTIFY_SOCKET")
+        let socket = CurrentProcess.environmentValue("NOTIFY_SOCKET")
+        notifySocket = socket
+        reportsStatus = !(socket?.isEmpty ?? true)
+        let watchdog = Watchdog.decide(usec: CurrentProcess.environmentValue("WATCHDOG_USEC"),
+                                       pid: CurrentProcess.environmentValue("WATCHDOG_PID"), ownPID: CurrentProcess.id)
+        switch watchdog {
+        case .off:
+            watchdogMilliseconds = nil
+        case .on(let interval, let ping):
+            if !reportsStatus {
+                log.warn("watchdog_off", ("reason", "WATCHDOG_USEC is set but NOTIFY_SOCKET is not"))
+                watchdogMilliseconds = nil
+            } else {
+                log.info("watchdog", ("interval_us", "\(interval)"), ("ping_ms", "\(ping)"))
+                watchdogMilliseconds = ping
+            }
+        case .otherProcess(let pid):
+            log.info("watchdog_off", ("reason", "WATCHDOG_PID=\(pid) is another process"))
+            watchdogMilliseconds = nil
+        case .invalid(let reason):
+            log.warn("watchdog_off", ("reason", reason))
+            watchdogMilliseconds = nil
+        }
     }
 
+    /// Whether STATUS= has anywhere to go: read each loop turn.
+    let reportsStatus: Bool
+
     /// Every socket that can be bound is bound.
-    mutating func ready() {
+    mutating func ready(status: String) {
         if let fd = notifyFD {
             notifyFD = nil
             writeNewline(fd)
             fd.close()
         }
-        send("READY=1")
+        send("READY=1\nSTATUS=\(status)")
     }
 
     /// The s6 newline on the --notify-fd descriptor. The descriptor came from
@@ -54,8 +83,12 @@ struct Readiness {
     }
 
     func reloading() { send("RELOADING=1\nMONOTONIC_USEC=\(monotonicMicroseconds())") }
-    func reloaded() { send("READY=1") }
+    func reloaded(status: String) { send("READY=1\nSTATUS=\(status)") }
     func stopping() { send("STOPPING=1") }
+    func status(_ text: String) { send("STATUS=\(text)") }
+    /// Sent from the loop only, never from a timer of its own: a loop that
+    /// is stuck stops pinging, which is what the watchdog is for.
+    func watchdog() { send("WATCHDOG=1") }
 
     /// One datagram to $NOTIFY_SOCKET (a path, or `@name` for the abstract
     /// namespace), as sd_notify(3) sends it, but with MSG_DONTWAIT: a

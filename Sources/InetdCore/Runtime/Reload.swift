@@ -30,7 +30,7 @@ extension Daemon {
     /// must not close every socket. A blank file closes them all.
     func reload() {
         readiness.reloading()
-        defer { readiness.reloaded() }
+        defer { readiness.reloaded(status: statusForReady()) }
         // Reading the file and NSS need descriptors; a look-up failing with
         // EMFILE reads as an unknown user and would drop its service.
         if let room = descriptors.available(), room < 0 {

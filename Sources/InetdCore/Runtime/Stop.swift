@@ -16,7 +16,9 @@ extension Daemon {
         readiness.stopping()
         log.info("stopping", ("signal", signal.name))
         // Timers that no longer apply: left due, they would spin the loop.
+        // The watchdog still does: a stop can wait 10 s for wait handlers.
         deadlines = Deadlines()
+        armWatchdog(now: monotonicMilliseconds())
         for listener in Array(listeners.all) { close(listener) }
         for c in connections.all { finish(c) }
         for (pid, child) in children.waitHandlers {
