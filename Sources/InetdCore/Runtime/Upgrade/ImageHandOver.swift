@@ -21,7 +21,7 @@ extension Daemon {
             stateFD = try SealedState.create(UpgradeState.fdName, holding: state.encoded())
         } catch {
             log.error("upgrade_failed", ("step", "state"), ("error", "\(error)"), ("action", "old image serving"))
-            readiness.reloaded()
+            readiness.reloaded(status: statusForReady())
             return
         }
         handover.add(stateFD, name: UpgradeState.fdName)
@@ -37,7 +37,7 @@ extension Daemon {
         stateFD.close()
         log.error("upgrade_failed", ("step", step == .exec ? "exec" : "descriptors"), ("error", "\(error)"),
                   ("action", "old image serving"))
-        readiness.reloaded()
+        readiness.reloaded(status: statusForReady())
     }
 
     /// inetd's own arguments for the new image, less `--notify-fd`: the s6
