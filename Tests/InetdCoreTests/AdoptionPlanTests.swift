@@ -164,6 +164,9 @@ struct ListenFdsVariablesTests {
         #expect(long.names == ["a", "b"] && long.problems == [.nameCount(names: 3, descriptors: 2)])
         #expect(read(fds: "1", names: "").names == [""] && read(fds: "1", names: "").problems.isEmpty)
         #expect(read(names: "a:").names == ["a", ""])
+        let colons = read(names: String(repeating: ":", count: 100_000))
+        #expect(colons.names == ["", ""] && colons.problems == [.nameCount(names: 100_001, descriptors: 2)])
+        #expect(read(fds: "1", names: String(repeating: "n", count: 1000)).names == [String(repeating: "n", count: 255)])
     }
 
     @Test("a hostile value is cut short in the log")

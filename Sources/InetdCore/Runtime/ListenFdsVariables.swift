@@ -100,14 +100,20 @@ public struct ListenFdsVariables: Equatable, Sendable {
             self.names = Array(repeating: Self.unnamed, count: count)
             return
         }
-        var split = names.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        if split.count != count {
-            problems.append(.nameCount(names: split.count, descriptors: count))
-            split = Array(split.prefix(count))
+        // Counted before split: a hostile value of a million colons is not
+        // made a million strings.
+        let given = names.utf8.reduce(1) { $1 == UInt8(ascii: ":") ? $0 + 1 : $0 }
+        var split = names.utf8.split(separator: UInt8(ascii: ":"), maxSplits: count, omittingEmptySubsequences: false)
+            .prefix(count).map { String(decoding: $0.prefix(Self.longestName), as: UTF8.self) }
+        if given != count {
+            problems.append(.nameCount(names: given, descriptors: count))
             split += Array(repeating: Self.unnamed, count: count - split.count)
         }
         self.names = split
     }
+
+    /// sd_listen_fds(3)'s bound on a name; a longer one is cut there, for the log.
+    static let longestName = 255
 
     /// Only ASCII digits, at least one: no sign, no blank (as libsystemd's
     /// safe_atoi refuses what strtol would skip).
