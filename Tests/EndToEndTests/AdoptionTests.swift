@@ -29,6 +29,7 @@ struct AdoptionTests {
             "--listen", "tcp4:127.0.0.1:\(probe)=probe",
             "--early", "early:hello before the exec:\(dir.path)/early", "--record", dir.path + "/inodes",
         ]), notifyFD: Self.notifyFD)
+        try daemon.waitForLog("event=ready")
         let inodes = try Self.inodes(dir.path + "/inodes")
 
         // The client that connected and sent its line before inetd existed.
@@ -72,6 +73,7 @@ struct AdoptionTests {
         let daemon = try RunningDaemon(config: config, launcher: Self.launcher([
             "--listen", "tcp4:127.0.0.1:\(port)=tcp", "--listen", "unix:\(path)=unix", "--record", dir.path + "/inodes",
         ]), notifyFD: Self.notifyFD)
+        try daemon.waitForLog("event=ready")
         let inodes = try Self.inodes(dir.path + "/inodes")
         let sockets = ["socket:[\(inodes["tcp"] ?? "")]", "socket:[\(inodes["unix"] ?? "")]"]
         let mode = try Self.mode(path)
@@ -132,6 +134,7 @@ struct AdoptionTests {
         let port = try freePort()
         let config = "127.0.0.1:\(port) stream tcp4 nowait - internal echo\n"
         let other = try RunningDaemon(config: config, environment: ["LISTEN_PID": "1", "LISTEN_FDS": "2", "LISTEN_FDNAMES": "a:b"])
+        try other.waitForLog("event=ready")
         #expect(other.log.contains("event=listen_fds problem=\"LISTEN_PID=1 is not inetd's pid \(other.pid)"), "\(other.log)")
         #expect(try Self.echo("127.0.0.1", port, "bound") == "bound\n")
         #expect(exitCode(try other.stop()) == 0)
@@ -139,6 +142,7 @@ struct AdoptionTests {
         let lying = try RunningDaemon(config: config, launcher: Self.launcher([
             "--listen", "tcp4:127.0.0.1:\(port)=web", "--count", "4",
         ]), notifyFD: Self.notifyFD)
+        try lying.waitForLog("event=ready")
         #expect(lying.log.contains("LISTEN_FDNAMES has 1 names for 4 descriptors"), "\(lying.log)")
         #expect(lying.log.contains("LISTEN_FDS names descriptors that are not open: 4,5,6"), "\(lying.log)")
         #expect(lying.log.contains("event=adopted service=127.0.0.1:\(port)/tcp4 name=web fd=3"), "\(lying.log)")
@@ -154,6 +158,7 @@ struct AdoptionTests {
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp4 nowait - internal echo\n",
                                        launcher: Self.launcher(["--listen", "tcp4:127.0.0.1:\(port)=low", "--user", "nobody"]),
                                        notifyFD: Self.notifyFD)
+        try daemon.waitForLog("event=ready")
         let status = (try? String(contentsOfFile: "/proc/\(daemon.pid)/status", encoding: .utf8)) ?? ""
         #expect(status.contains("\nUid:\t65534\t"), "inetd runs as nobody")
         #expect(try Self.echo("127.0.0.1", port, "low") == "low\n", "\(daemon.log)")
