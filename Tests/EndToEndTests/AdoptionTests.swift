@@ -128,6 +128,18 @@ struct AdoptionTests {
         #expect(daemon.log.contains("--notify-fd 4: one of the inherited descriptors 3-4 (LISTEN_FDS)"), "\(daemon.log)")
     }
 
+    @Test("--check does not look at LISTEN_*: the same table and nothing else, with a socket passed",
+          .enabled(if: Fixtures.python != nil, "no python3 at /usr/bin or /usr/local/bin"))
+    func checkIgnoresInheritedSockets() throws {
+        let port = try freePort()
+        let dir = TemporaryDirectory()
+        let config = dir.write("inetd.conf", "127.0.0.1:\(port) stream tcp4 nowait - internal echo\n")
+        let plain = try runProgram(Binaries.inetd, ["--check", config])
+        let passed = try runProgram(Fixtures.python!, Self.launcher(["--listen", "tcp4:127.0.0.1:\(port)=web"]).dropFirst()
+                                    + [Binaries.inetd, "--check", "--notify-fd", "3", config])
+        #expect(passed.status == 0 && passed.stdout == plain.stdout && passed.stderr == plain.stderr, "\(passed.stderr)")
+    }
+
     @Test("variables for another process, or naming closed descriptors: warned about, and what is valid is adopted",
           .enabled(if: Fixtures.python != nil, "no python3 at /usr/bin or /usr/local/bin"))
     func badVariables() throws {
