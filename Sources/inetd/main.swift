@@ -28,7 +28,15 @@ case .check:
 case .convert(let kind, let path):
     CurrentProcess.exit(runConvert(kind, path: path))
 case .serve:
+    // First, before inetd opens a descriptor of its own: the sockets it was
+    // started with (LISTEN_FDS), close-on-exec from here on.
+    let inherited = InheritedDescriptors.take()
     var notifyFD: FileDescriptor?
+    if let raw = invocation.notifyFD, inherited.range.contains(raw) {
+        writeStandardError("inetd: --notify-fd \(raw): one of the inherited descriptors "
+                           + "\(inherited.range.lowerBound)-\(inherited.range.upperBound - 1) (LISTEN_FDS)\n\(Invocation.usage)\n")
+        CurrentProcess.exit(2)
+    }
     if let raw = invocation.notifyFD {
         guard let fd = adoptNotifyFD(raw) else {
             writeStandardError("inetd: --notify-fd \(raw): not an open descriptor\n")
@@ -38,7 +46,8 @@ case .serve:
     }
     do {
         let daemon = try Daemon(Daemon.Settings(configPath: invocation.configPath, verbose: invocation.verbose,
-                                                notifyFD: notifyFD, keepEnvironment: invocation.keepEnvironment))
+                                                notifyFD: notifyFD, keepEnvironment: invocation.keepEnvironment,
+                                                inherited: inherited))
         CurrentProcess.exit(daemon.run())
     } catch {
         writeStandardError("level=error event=start_failed error=\"\(error)\"\n")

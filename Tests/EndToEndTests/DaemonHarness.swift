@@ -42,8 +42,8 @@ final class TemporaryDirectory {
     }
 }
 
-/// One inetd process under test: started with `--notify-fd 3`, its stderr
-/// captured line by line.
+/// One inetd process under test: started with `--notify-fd 3` (or another
+/// descriptor), its stderr captured line by line.
 final class RunningDaemon: @unchecked Sendable {
     let pid: pid_t
     let directory: TemporaryDirectory
@@ -54,8 +54,13 @@ final class RunningDaemon: @unchecked Sendable {
     /// Starts inetd on `config` and waits until it reports readiness.
     /// `launcher` runs first and must exec its arguments (the inetd command
     /// line follows it), as `sh -c 'ulimit ...; exec "$@"' sh` does.
+    /// `notifyFD` is where inetd's `--notify-fd` goes: out of the way of a
+    /// launcher that passes sockets from fd 3 up (LISTEN_FDS); nil for none
+    /// (a launcher that closes what it does not pass), and then readiness
+    /// is the `ready` log line.
     init(config: String, arguments: [String] = ["-d"], environment: [String: String] = [:],
-         inheritedFD: CInt? = nil, waitForReady: Bool = true, launcher: [String] = []) throws {
+         inheritedFD: CInt? = nil, waitForReady: Bool = true, launcher: [String] = [],
+         notifyFD: CInt? = 3) throws {
         directory = TemporaryDirectory()
         configPath = directory.write("inetd.conf", config)
         var notify: [CInt] = [0, 0]
@@ -65,9 +70,10 @@ final class RunningDaemon: @unchecked Sendable {
         let streamCloexec = CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
         guard socketpair(AF_UNIX, streamCloexec, 0, &notify) == 0,
               socketpair(AF_UNIX, streamCloexec, 0, &errPipe) == 0 else { throw HarnessError("socketpair") }
-        var descriptors: [CInt: ChildDescriptor] = [0: .devNull(O_RDONLY), 2: .descriptor(errPipe[1]), 3: .descriptor(notify[1])]
+        var descriptors: [CInt: ChildDescriptor] = [0: .devNull(O_RDONLY), 2: .descriptor(errPipe[1])]
+        if let notifyFD { descriptors[notifyFD] = .descriptor(notify[1]) }
         if let extra = inheritedFD { descriptors[5] = .descriptor(extra) }
-        let argv = launcher + [Binaries.inetd] + arguments + ["--notify-fd", "3", configPath]
+        let argv = launcher + [Binaries.inetd] + arguments + (notifyFD.map { ["--notify-fd", "\($0)"] } ?? []) + [configPath]
         let spawned = Result { try spawnProcess(argv, descriptors: descriptors, environment: environment) }
         close(notify[1])
         close(errPipe[1])
@@ -78,7 +84,9 @@ final class RunningDaemon: @unchecked Sendable {
         let fd = errPipe[0]
         Thread { buffer.readUntilEOF(fd) }.start()
         defer { close(notify[0]) }
-        if waitForReady {
+        if waitForReady, notifyFD == nil {
+            try waitForLog("event=ready", timeout: 20)
+        } else if waitForReady {
             var pfd = pollfd(fd: notify[0], events: Int16(POLLIN), revents: 0)
             guard poll(&pfd, 1, 20_000) == 1 else { throw HarnessError("inetd did not become ready:\n\(log)") }
             var byte: UInt8 = 0
@@ -237,11 +245,18 @@ func spawnProcess(_ argv: [String], descriptors: [CInt: ChildDescriptor],
         case .devNull(let flags): posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0)
         }
     }
+    // Below the highest, what no entry names is closed too (glibc ignores a
+    // close of a descriptor that is not open): a launcher that passes
+    // sockets from fd 3 up gets the test's descriptors on none of them.
+    let highest = descriptors.keys.max() ?? 2
+    for fd in CInt(3)..<max(3, highest) where descriptors[fd] == nil {
+        posix_spawn_file_actions_addclose(&actions, fd)
+    }
     // glibc 2.34's addclosefrom_np, looked up at run time: Swift does not
     // import it.
     typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt
     if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-        _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, (descriptors.keys.max() ?? 2) + 1)
+        _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, highest + 1)
     }
     var env = ProcessInfo.processInfo.environment
     for key in env.keys where key.hasPrefix("LISTEN_") || key == "NOTIFY_SOCKET" { env[key] = nil }

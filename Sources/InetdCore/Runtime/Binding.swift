@@ -84,12 +84,10 @@ extension Daemon {
         }
         let entry = listener.state.entry
         do throws(SystemError) {
-            if let n = entry.sendBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_SNDBUF, value: CInt(n)) }
-            if let n = entry.receiveBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: CInt(n)) }
-            if listener.endpoint.socketType != .dgram {
-                try Socket.listen(fd, backlog: CInt(entry.options.backlog ?? Int(SOMAXCONN)))
-            }
-            if listener.endpoint.kind == .unix {
+            try SocketBinder.setBuffers(fd, entry)
+            try SocketBinder.listen(fd, listener.endpoint, entry)
+            // An adopted socket's file is its holder's (`Listener.inherited`).
+            if listener.endpoint.kind == .unix, !listener.inherited {
                 let found = try SocketBinder.applyOwnership(listener.state.service, file: listener.socketFile)
                 if found != .ours { warnNotOurs(listener, found) }
             }
@@ -126,9 +124,13 @@ extension Daemon {
             // ours, connections would queue on a removed service and be
             // reset. Shut down, the socket stops listening at once. Not a
             // socket a handler holds: that handler keeps it (SPEC 6).
-            if !listener.held, listener.endpoint.socketType != .dgram { try? Socket.shutdown(fd) }
+            // Nor an adopted socket: its holder (systemd's socket unit, an
+            // fd holder) may hold it too, and shut down it would no longer
+            // listen for the holder either.
+            if !listener.held, !listener.inherited, listener.endpoint.socketType != .dgram { try? Socket.shutdown(fd) }
             fd.close()
             listener.fd = nil
+            listener.inherited = false
             if let file = listener.socketFile {
                 // Only the socket file inetd bound is removed, and only in
                 // the directory it was bound in: a symlink, a file or

@@ -12,12 +12,16 @@ public final class Daemon {
         public var notifyFD: FileDescriptor?
         /// `-E`: handlers get inetd's whole environment (SPEC 3).
         public var keepEnvironment: Bool
+        /// What inetd was started with under LISTEN_FDS, for the first load.
+        public var inherited: InheritedDescriptors
 
-        public init(configPath: String, verbose: Bool, notifyFD: FileDescriptor?, keepEnvironment: Bool = false) {
+        public init(configPath: String, verbose: Bool, notifyFD: FileDescriptor?, keepEnvironment: Bool = false,
+                    inherited: InheritedDescriptors = InheritedDescriptors()) {
             self.configPath = configPath
             self.verbose = verbose
             self.notifyFD = notifyFD
             self.keepEnvironment = keepEnvironment
+            self.inherited = inherited
         }
     }
 
@@ -84,10 +88,16 @@ public final class Daemon {
     var slotWaiters: [Listener] = []
     /// Ready events of one epoll_wait, handled after it returns.
     var ready: [(UInt64, Epoll.Events)] = []
+    /// The sockets inetd was started with, until the first load adopts or
+    /// closes them (`takeInherited`), and what was wrong with the variables.
+    var inherited: [InheritedSocket]
+    let inheritedProblems: [ListenFdsVariables.Problem]
 
     public init(_ settings: Settings) throws(SystemError) {
         configPath = settings.configPath
         log = Log(verbose: settings.verbose)
+        inherited = settings.inherited.sockets
+        inheritedProblems = settings.inherited.problems
         environments = HandlerEnvironments(inherited: CurrentProcess.environment(), keepAll: settings.keepEnvironment)
         descriptors = DescriptorBudget(log: log)
         signals = try SignalChannel()
@@ -118,6 +128,7 @@ public final class Daemon {
         // released at its end, before the heap they and the parser took is
         // given back (40 KiB more with 1,001 services than from `apply`).
         var errors = 0
+        reportInheritedProblems(inheritedProblems)
         do {
             let configuration: LoadedConfiguration
             do {
@@ -134,7 +145,8 @@ public final class Daemon {
         releaseFreeHeap()
         readiness.ready(status: statusForReady())
         log.info("ready", ("config", configPath), ("services", "\(services.count)"),
-                 ("sockets", "\(listeners.boundCount)"), ("errors", "\(errors)"), ("pid", "\(CurrentProcess.id)"),
+                 ("sockets", "\(listeners.boundCount)"), ("adopted", "\(listeners.adoptedCount)"), ("errors", "\(errors)"),
+                 ("pid", "\(CurrentProcess.id)"),
                  ("version", Invocation.release))
         if services.isEmpty { log.warn("idle", ("reason", "no valid service; send SIGHUP after fixing the file")) }
         // Loading's and binding's code pages go once the loop has served

@@ -23,6 +23,10 @@ final class Listener {
     /// edge-triggered (`Daemon.countArrivals`).
     var countingArrivals = false
     var arrivals = 0
+    /// Adopted from what inetd was started with (LISTEN_FDS), not bound
+    /// here: never shut down at its close (a holder may still use it), and
+    /// a unix socket's file is not inetd's (no chmod, chown or unlink).
+    var inherited = false
     /// The last bind error logged, so that a retry failing the same way
     /// logs nothing.
     var lastBindError: String? {

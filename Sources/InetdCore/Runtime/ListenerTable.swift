@@ -67,6 +67,8 @@ struct ListenerTable {
     var count: Int { byEndpoint.count }
     /// How many listeners hold a bound socket.
     var boundCount: Int { slots.occupied.reduce(0) { $1.fd != nil ? $0 + 1 : $0 } }
+    /// How many listeners hold a socket inetd was started with.
+    var adoptedCount: Int { slots.occupied.reduce(0) { $1.inherited ? $0 + 1 : $0 } }
 
     /// The configuration order of a new load; listeners taken out of the
     /// table meanwhile (IPv6 missing) are dropped from it.

@@ -108,6 +108,9 @@ extension Daemon {
         environments.startLoad()
         services = pairStates(next)
         environments.endLoad()
+        // The first load only: the inherited sockets it does not adopt are
+        // closed before binding counts the descriptors left.
+        var adoptable = takeInherited(for: next)
         descriptors.startBinding()
         datagrams.ports = Set(next.filter { $0.entry.socketType == .dgram && $0.entry.program.isBuiltin }
             .flatMap { $0.endpoints.map(\.address.port) })
@@ -124,7 +127,11 @@ extension Daemon {
                 } else {
                     let listener = listeners.make(endpoint, state)
                     order.append(listener)
-                    bind(listener, poll: false)
+                    if let socket = adoptable.removeValue(forKey: endpoint) {
+                        adopt(listener, socket)
+                    } else {
+                        bind(listener, poll: false)
+                    }
                 }
             }
         }

@@ -62,8 +62,7 @@ enum SocketBinder {
             if endpoint.address.family == .inet6 {
                 try Socket.setOption(fd, level: CInt(IPPROTO_IPV6), name: IPV6_V6ONLY, value: endpoint.ipv6Only ? 1 : 0)
             }
-            if let n = entry.sendBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_SNDBUF, value: CInt(n)) }
-            if let n = entry.receiveBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: CInt(n)) }
+            try setBuffers(fd, entry)
             if endpoint.kind == .udp {
                 // Before bind, so that every datagram carries the arrival
                 // stamp the crash-loop rule compares (CrashLoop.swift), on
@@ -76,9 +75,7 @@ enum SocketBinder {
             } else {
                 try Socket.bind(fd, to: endpoint.address)
             }
-            if endpoint.socketType != .dgram {
-                try Socket.listen(fd, backlog: CInt(entry.options.backlog ?? Int(SOMAXCONN)))
-            }
+            try listen(fd, endpoint, entry)
         } catch {
             fd.close()
             if let file { _ = try? file.remove() }
@@ -86,6 +83,33 @@ enum SocketBinder {
             throw .system(error)
         }
         return Bound(fd: fd, file: file)
+    }
+
+    /// Sets up an inherited socket that serves `endpoint` as `open` sets up
+    /// its own: non-blocking (on the open file description, which a holder
+    /// shares), the line's buffers, arrival stamps for UDP, and the line's
+    /// backlog (listen(2) again on a listening socket changes the backlog
+    /// and keeps the connections queued). What only binding sets is left
+    /// as the holder made it: SO_REUSEADDR, IPV6_V6ONLY (matched, and fixed
+    /// at bind), a unix socket's mode and owner.
+    static func adopt(_ fd: FileDescriptor, _ endpoint: Endpoint, _ service: Service) throws(SystemError) {
+        try fd.setNonBlocking(true)
+        try setBuffers(fd, service.entry)
+        if endpoint.kind == .udp { try? Socket.stampArrivals(fd) }
+        try listen(fd, endpoint, service.entry)
+    }
+
+    /// The line's `sndbuf=` and `rcvbuf=`, where it gives them.
+    static func setBuffers(_ fd: FileDescriptor, _ entry: ServiceEntry) throws(SystemError) {
+        if let n = entry.sendBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_SNDBUF, value: CInt(n)) }
+        if let n = entry.receiveBuffer { try Socket.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: CInt(n)) }
+    }
+
+    /// listen(2) with the line's backlog, on a socket that takes connections.
+    static func listen(_ fd: FileDescriptor, _ endpoint: Endpoint, _ entry: ServiceEntry) throws(SystemError) {
+        if endpoint.socketType != .dgram {
+            try Socket.listen(fd, backlog: CInt(entry.options.backlog ?? Int(SOMAXCONN)))
+        }
     }
 
     /// The socket's directory, opened without following a symlink and

@@ -14,6 +14,7 @@ extension Daemon {
                 ("program", state.programName), ("user", state.entry.user),
                 ("active", "\(active)"),
             ]
+            if listener.inherited { fields.append(("adopted", "yes")) }
             let pids = children.pids(of: state)
             if !pids.isEmpty { fields.append(("pids", pids.map { "\($0)" }.joined(separator: ","))) }
             if listener.fd == nil, let error = listener.lastBindError {

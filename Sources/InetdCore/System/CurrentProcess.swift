@@ -19,6 +19,12 @@ public enum CurrentProcess {
         return String(cString: value)
     }
 
+    /// Removes `name` from the environment. C equivalent: `unsetenv(3)`,
+    /// which fails only for a name that is empty or holds `=`.
+    static func removeEnvironmentValue(_ name: String) {
+        _ = unsetenv(name)
+    }
+
     /// Every entry of the environment, `NAME=value`, in order. C
     /// equivalent: walking `environ` (read through `inetd_environ`).
     static func environment() -> [String] {

@@ -192,3 +192,32 @@ extension PeerBuffer {
         return memcmp(&a, &b, Int(length)) == 0
     }
 }
+
+extension Socket {
+    /// An int socket option. C equivalent: `getsockopt(2)`.
+    static func option(_ fd: FileDescriptor, level: CInt, name: CInt) throws(SystemError) -> CInt {
+        var value: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        _ = try syscall("getsockopt") { getsockopt(fd.rawValue, level, name, &value, &length) }
+        return value
+    }
+
+    /// The socket's own address. C equivalent: `getsockname(2)`.
+    static func localAddress(_ fd: FileDescriptor) throws(SystemError) -> SocketAddress {
+        var local = PeerBuffer()
+        try localAddress(fd, into: &local)
+        return local.address()
+    }
+
+    /// Whether the socket has a peer: a connection, or a datagram socket
+    /// connect(2)ed to one address. C equivalent: `getpeername(2)`, which
+    /// fails with ENOTCONN when there is none.
+    static func hasPeer(_ fd: FileDescriptor) -> Bool {
+        var peer = PeerBuffer()
+        return withUnsafeMutablePointer(to: &peer.storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                (try? syscall("getpeername") { getpeername(fd.rawValue, sa, &peer.length) }) != nil
+            }
+        }
+    }
+}

@@ -149,6 +149,10 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// An IPv6 address's scope (the interface of a link-local address); 0
+    /// for none and for other families.
+    public var scopeID: UInt32 { family == .inet6 && length >= socklen_t(MemoryLayout<sockaddr_in6>.size) ? storage.sin6_scope_id : 0 }
+
     public var isWildcard: Bool {
         switch family {
         case .inet: return withBytes { $0[4..<8].allSatisfy { $0 == 0 } }
