@@ -73,6 +73,10 @@ public final class Daemon {
     var deadlines = Deadlines<Timer>()
     var descriptors: DescriptorBudget
     var datagrams = DatagramBuiltins()
+    /// `stderr=log`: each service's channel, and the lines being assembled
+    /// (apart, so that logging a line may look a channel up).
+    var stderrChannels = StderrChannels()
+    var stderrLines = StderrLines()
     var shutdown = Shutdown()
     /// Listeners out of the loop until a child slot is free.
     var slotWaiters: [Listener] = []
@@ -143,6 +147,7 @@ public final class Daemon {
                 return 111
             }
         }
+        closeStderrChannels()
         log.flushSummaries()
         log.info("stopped")
         return 0
@@ -182,6 +187,8 @@ public final class Daemon {
             case .listener:
                 // Nor one of a listener closed since (reload).
                 if let listener = listeners.listener(for: token) { handleListener(listener, events) }
+            case .stderr:
+                if let channel = stderrChannels.channel(for: token) { readStderr(channel) }
             }
         }
         runTimers()

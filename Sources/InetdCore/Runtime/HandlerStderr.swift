@@ -1,0 +1,176 @@
+import Glibc
+
+/// One service's handler stderr (`stderr=log`): its socket pair, its epoll
+/// token, and the service its lines are tagged with.
+final class StderrChannel {
+    let pair: StderrSocketPair
+    let state: ServiceState
+    let token: EventToken
+    /// Its service left the configuration while handlers of it still run:
+    /// closed when the last of them exits, not before (a closed receiving
+    /// end would fail their writes with ECONNREFUSED).
+    var retired = false
+
+    init(pair: StderrSocketPair, state: ServiceState, token: EventToken) {
+        self.pair = pair
+        self.state = state
+        self.token = token
+    }
+}
+
+/// The open channels by epoll token, and the one buffer every datagram is
+/// read into (64 KiB, allocated with the first channel).
+struct StderrChannels {
+    /// Datagrams one channel may deliver in one turn: the socket is
+    /// level-triggered, so the rest wake the next turn, after every other
+    /// ready event. A handler that floods its stderr cannot starve accepts.
+    static let datagramsPerTurn = 64
+    /// Datagrams read at a handler's exit before its unfinished line is
+    /// flushed: its own writes are all queued by then.
+    static let datagramsAtExit = 256
+    /// What one write can deliver: the tail of a longer one is lost (its
+    /// line is marked cut).
+    static let bufferSize = 64 * 1024
+
+    private var slots = SlotTable<StderrChannel>(kind: .stderr)
+    private var storage: ReceiveBuffer?
+
+    var buffer: UnsafeMutableRawBufferPointer {
+        mutating get {
+            if let storage { return storage.bytes }
+            let made = ReceiveBuffer(count: Self.bufferSize)
+            storage = made
+            return made.bytes
+        }
+    }
+
+    mutating func reserve() -> EventToken { slots.reserve() }
+    mutating func release(_ token: EventToken) { slots.release(token) }
+    mutating func insert(_ channel: StderrChannel) { slots.insert(channel, at: channel.token) }
+
+    mutating func remove(_ channel: StderrChannel) {
+        guard slots[channel.token.slot] === channel else { return }
+        slots.release(channel.token)
+    }
+
+    func channel(for token: EventToken) -> StderrChannel? {
+        guard let channel = slots[token.slot], channel.token == token else { return nil }
+        return channel
+    }
+
+    /// The channel in a slot: a line's source.
+    subscript(slot: Int) -> StderrChannel? { slots[slot] }
+
+    var all: [StderrChannel] { Array(slots.occupied) }
+}
+
+/// Memory the kernel copies datagrams into; touched only as far as they
+/// reach.
+final class ReceiveBuffer {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(count: Int) { bytes = .allocate(byteCount: count, alignment: 16) }
+    deinit { bytes.deallocate() }
+}
+
+extension Daemon {
+    /// What a spawned handler of `state` gets where SPEC 3 gives it inetd's
+    /// stderr: with `stderr=log`, its service's channel, made at the
+    /// service's first spawn (an unused service costs no descriptor);
+    /// inetd's fd 2 with `stderr=inherit` or `socket`, or when no channel
+    /// can be made (logged). Costs no system call once the channel exists.
+    func handlerStderr(_ state: ServiceState) -> CInt {
+        guard state.stderrMode == .log else { return 2 }
+        if let channel = state.stderrChannel ?? openStderrChannel(state) { return channel.pair.sending.rawValue }
+        return 2
+    }
+
+    private func openStderrChannel(_ state: ServiceState) -> StderrChannel? {
+        do {
+            // Two descriptors for the service's lifetime: never from the
+            // reserve kept for accepting and shedding.
+            if let room = descriptors.available(), room < 2 {
+                throw SystemError(call: "socketpair", errno: EMFILE)
+            }
+            let pair = try StderrSocketPair.open()
+            let token = stderrChannels.reserve()
+            do {
+                try epoll.add(pair.receiving, token: token.rawValue)
+            } catch {
+                stderrChannels.release(token)
+                pair.close()
+                throw error
+            }
+            let channel = StderrChannel(pair: pair, state: state, token: token)
+            stderrChannels.insert(channel)
+            state.stderrChannel = channel
+            return channel
+        } catch {
+            if log.admit(.warn, "stderr_unavailable", service: state.label) {
+                log.warn("stderr_unavailable", ("service", state.label), ("error", "\(error)"),
+                         ("action", "handlers get inetd's stderr"))
+            }
+            return nil
+        }
+    }
+
+    /// Reads at most `budget` datagrams and logs the lines they complete.
+    func readStderr(_ channel: StderrChannel, budget: Int = StderrChannels.datagramsPerTurn) {
+        let buffer = stderrChannels.buffer
+        let source = channel.token.slot
+        for _ in 0..<budget {
+            let datagram: StderrSocketPair.Datagram
+            do {
+                guard case .done(let received) = try channel.pair.receive(into: buffer) else { return }
+                datagram = received
+            } catch {
+                if log.admit(.error, "stderr_failed", service: channel.state.label) {
+                    log.error("stderr_failed", ("service", channel.state.label), ("error", "\(error)"))
+                }
+                return
+            }
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<min(datagram.count, buffer.count)])
+            stderrLines.take(bytes, pid: datagram.pid, source: source) { logStderrLine($0, $1, $2, $3) }
+            if datagram.truncated {
+                stderrLines.cut(pid: datagram.pid, source: source) { logStderrLine($0, $1, $2, $3) }
+            }
+        }
+    }
+
+    private func logStderrLine(_ pid: pid_t, _ source: Int, _ line: UnsafeRawBufferPointer, _ cut: Bool) {
+        log.handlerLine(service: stderrChannels[source]?.state.label ?? "-", pid: pid, line, truncated: cut)
+    }
+
+    /// A handler exited: what it wrote is queued, so its last lines are
+    /// read and an unfinished one is logged as it is. A retired channel
+    /// closes with its service's last handler.
+    func stderrAfterExit(of pid: pid_t, _ state: ServiceState) {
+        guard let channel = state.stderrChannel else { return }
+        readStderr(channel, budget: StderrChannels.datagramsAtExit)
+        stderrLines.flush(pid: pid) { logStderrLine($0, $1, $2, $3) }
+        if channel.retired, children.active(state) == 0 { closeStderr(channel) }
+    }
+
+    /// After a reload: the channel of a service no longer configured
+    /// closes now if none of its handlers runs, else at the last one's exit.
+    func retireStderrChannels() {
+        let current = Set(services.map(ObjectIdentifier.init))
+        for channel in stderrChannels.all where !current.contains(ObjectIdentifier(channel.state)) {
+            if children.active(channel.state) == 0 { closeStderr(channel) } else { channel.retired = true }
+        }
+    }
+
+    /// Every channel, at exit: what is queued is logged first.
+    func closeStderrChannels() {
+        for channel in stderrChannels.all { closeStderr(channel) }
+    }
+
+    private func closeStderr(_ channel: StderrChannel) {
+        readStderr(channel, budget: StderrChannels.datagramsAtExit)
+        stderrLines.flush(source: channel.token.slot) { logStderrLine($0, $1, $2, $3) }
+        try? epoll.remove(channel.pair.receiving)
+        channel.pair.close()
+        stderrChannels.remove(channel)
+        if channel.state.stderrChannel === channel { channel.state.stderrChannel = nil }
+    }
+}
