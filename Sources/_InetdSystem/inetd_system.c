@@ -15,7 +15,7 @@ int inetd_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     return accept4(fd, addr, len, flags);
 }
 
-long inetd_receive_with_pid(int fd, void *buffer, size_t length, pid_t *pid, int *truncated) {
+long inetd_receive_with_pid(int fd, void *buffer, size_t length, int peek, pid_t *pid, int *truncated) {
     struct iovec io = { .iov_base = buffer, .iov_len = length };
     union {
         struct cmsghdr align;
@@ -23,7 +23,7 @@ long inetd_receive_with_pid(int fd, void *buffer, size_t length, pid_t *pid, int
     } control;
     struct msghdr message = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = control.bytes,
                               .msg_controllen = sizeof control.bytes };
-    ssize_t n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | (peek ? MSG_PEEK : 0));
     if (n < 0) return -1;
     *pid = 0;
     *truncated = (message.msg_flags & MSG_TRUNC) != 0;

@@ -16,8 +16,9 @@ import Testing
     }
 
     static func feed(_ table: inout StderrLines, _ text: String, pid: Int32, source: Int = 0, into out: Collected) {
+        var budget = Int.max
         Array(text.utf8).withUnsafeBytes { bytes in
-            table.take(bytes, pid: pid, source: source) { pid, source, line, cut in
+            table.take(bytes, pid: pid, source: source, budget: &budget) { pid, source, line, cut in
                 out.lines.append(Line(pid: pid, source: source, text: String(decoding: line, as: UTF8.self), cut: cut))
             }
         }
@@ -33,6 +34,22 @@ import Testing
         #expect(out.lines == [Line(pid: 10, source: 0, text: "one", cut: false), Line(pid: 10, source: 0, text: "two", cut: false),
                               Line(pid: 10, source: 0, text: "three", cut: false), Line(pid: 11, source: 0, text: "part", cut: false)])
         #expect(table.held == 0)
+    }
+
+    @Test func aTurnsBudgetStopsBetweenLinesAndSaysWhere() {
+        var table = StderrLines()
+        let out = Collected()
+        var budget = 2
+        let text = Array("a\nbb\nccc\ntail".utf8)
+        let used = text.withUnsafeBytes { bytes in
+            table.take(bytes, pid: 5, source: 0, budget: &budget) { pid, source, line, cut in
+                out.lines.append(Line(pid: pid, source: source, text: String(decoding: line, as: UTF8.self), cut: cut))
+            }
+        }
+        #expect(used == 5 && budget == 0)
+        #expect(out.lines.map(\.text) == ["a", "bb"])
+        Self.feed(&table, String(decoding: text[used...], as: UTF8.self) + "\n", pid: 5, into: out)
+        #expect(out.lines.map(\.text) == ["a", "bb", "ccc", "tail"])
     }
 
     @Test func anUnfinishedLineIsFlushedAtExitOrWhenItsChannelCloses() {

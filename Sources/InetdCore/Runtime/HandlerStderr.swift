@@ -10,6 +10,9 @@ final class StderrChannel {
     /// closed when the last of them exits, not before (a closed receiving
     /// end would fail their writes with ECONNREFUSED).
     var retired = false
+    /// Bytes of the datagram at the head of the queue already logged: a
+    /// turn's budget ran out in its middle.
+    var taken = 0
 
     init(pair: StderrSocketPair, state: ServiceState, token: EventToken) {
         self.pair = pair
@@ -21,15 +24,21 @@ final class StderrChannel {
 /// The open channels by epoll token, and the one buffer every datagram is
 /// read into (64 KiB, allocated with the first channel).
 struct StderrChannels {
-    /// Datagrams one channel may deliver in one turn: the socket is
-    /// level-triggered, so the rest wake the next turn, after every other
-    /// ready event. A handler that floods its stderr cannot starve accepts.
+    /// What one channel may deliver in one turn: at most this many lines
+    /// (a datagram of 8 KiB of short lines is over a thousand; the rest of
+    /// it stays queued, `StderrChannel.taken`) and this many datagrams
+    /// (empty ones hold no line). The socket is level-triggered, so the rest
+    /// wake the next turn, after every other ready event: a handler that
+    /// floods its stderr cannot starve accepts, and waits in its write.
+    static let linesPerTurn = 128
     static let datagramsPerTurn = 64
-    /// Datagrams read at a handler's exit before its unfinished line is
-    /// flushed: its own writes are all queued by then.
+    /// Read at a handler's exit before its unfinished line is flushed (its
+    /// own writes are all queued by then), and before a channel closes:
+    /// more than a turn's worth, still bounded when others flood the channel.
+    static let linesAtExit = 1024
     static let datagramsAtExit = 256
-    /// What one write can deliver: the tail of a longer one is lost (its
-    /// line is marked cut).
+    /// The most of one write that is read: the tail of a longer one is lost
+    /// (its line is marked cut).
     static let bufferSize = 64 * 1024
 
     private var slots = SlotTable<StderrChannel>(kind: .stderr)
@@ -114,25 +123,36 @@ extension Daemon {
         }
     }
 
-    /// Reads at most `budget` datagrams and logs the lines they complete.
-    func readStderr(_ channel: StderrChannel, budget: Int = StderrChannels.datagramsPerTurn) {
+    /// Logs the lines of the queued datagrams, at most `lines` of them and
+    /// `datagrams` datagrams. Each datagram is peeked, and dropped from the
+    /// queue only once every line of it is logged.
+    func readStderr(_ channel: StderrChannel, lines: Int = StderrChannels.linesPerTurn,
+                    datagrams: Int = StderrChannels.datagramsPerTurn) {
         let buffer = stderrChannels.buffer
         let source = channel.token.slot
-        for _ in 0..<budget {
-            let datagram: StderrSocketPair.Datagram
+        var budget = lines
+        for _ in 0..<datagrams where budget > 0 {
             do {
-                guard case .done(let received) = try channel.pair.receive(into: buffer) else { return }
-                datagram = received
+                guard case .done(let datagram) = try channel.pair.peek(into: buffer) else { return }
+                let count = min(datagram.count, buffer.count)
+                let rest = UnsafeRawBufferPointer(rebasing: buffer[min(channel.taken, count)..<count])
+                let used = stderrLines.take(rest, pid: datagram.pid, source: source, budget: &budget) {
+                    logStderrLine($0, $1, $2, $3)
+                }
+                if used < rest.count {
+                    channel.taken += used
+                    return
+                }
+                if datagram.truncated {
+                    stderrLines.cut(pid: datagram.pid, source: source) { logStderrLine($0, $1, $2, $3) }
+                }
+                try channel.pair.dropHead()
+                channel.taken = 0
             } catch {
                 if log.admit(.error, "stderr_failed", service: channel.state.label) {
                     log.error("stderr_failed", ("service", channel.state.label), ("error", "\(error)"))
                 }
                 return
-            }
-            let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<min(datagram.count, buffer.count)])
-            stderrLines.take(bytes, pid: datagram.pid, source: source) { logStderrLine($0, $1, $2, $3) }
-            if datagram.truncated {
-                stderrLines.cut(pid: datagram.pid, source: source) { logStderrLine($0, $1, $2, $3) }
             }
         }
     }
@@ -146,7 +166,7 @@ extension Daemon {
     /// closes with its service's last handler.
     func stderrAfterExit(of pid: pid_t, _ state: ServiceState) {
         guard let channel = state.stderrChannel else { return }
-        readStderr(channel, budget: StderrChannels.datagramsAtExit)
+        readStderr(channel, lines: StderrChannels.linesAtExit, datagrams: StderrChannels.datagramsAtExit)
         stderrLines.flush(pid: pid) { logStderrLine($0, $1, $2, $3) }
         if channel.retired, children.active(state) == 0 { closeStderr(channel) }
     }
@@ -166,7 +186,7 @@ extension Daemon {
     }
 
     private func closeStderr(_ channel: StderrChannel) {
-        readStderr(channel, budget: StderrChannels.datagramsAtExit)
+        readStderr(channel, lines: StderrChannels.linesAtExit, datagrams: StderrChannels.datagramsAtExit)
         stderrLines.flush(source: channel.token.slot) { logStderrLine($0, $1, $2, $3) }
         try? epoll.remove(channel.pair.receiving)
         channel.pair.close()

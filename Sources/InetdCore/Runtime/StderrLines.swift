@@ -40,16 +40,21 @@ struct StderrLines {
     /// Unfinished lines held now.
     var held: Int { writers.reduce(0) { $0 + ($1.free ? 0 : 1) } }
 
-    /// Takes one write of `pid` on `source`: complete lines go to `emit`,
-    /// an unfinished tail is kept for the next write.
-    mutating func take(_ bytes: UnsafeRawBufferPointer, pid: pid_t, source: Int, emit: Emit) {
+    /// Takes one write of `pid` on `source`, or its start: complete lines
+    /// go to `emit`, at most `budget` of them (each counted off), and an
+    /// unfinished tail is kept for the next write. Returns the bytes taken:
+    /// fewer than given when the budget ran out first.
+    @discardableResult
+    mutating func take(_ bytes: UnsafeRawBufferPointer, pid: pid_t, source: Int, budget: inout Int, emit: Emit) -> Int {
         var start = 0
         while start < bytes.count {
+            guard budget > 0 else { return start }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
             guard let newline = rest.firstIndex(of: UInt8(ascii: "\n")) else {
                 keep(rest, pid: pid, source: source, emit: emit)
-                return
+                return bytes.count
             }
+            budget -= 1
             let line = UnsafeRawBufferPointer(rebasing: rest[..<newline])
             start += newline + 1
             guard let i = index(pid, source) else {
@@ -63,6 +68,7 @@ struct StderrLines {
             }
             writers[i].reset()
         }
+        return bytes.count
     }
 
     /// The rest of `pid`'s write on `source` was lost (longer than the

@@ -55,15 +55,23 @@ struct StderrSocketPair {
         var truncated: Bool
     }
 
-    /// Receives one datagram into `buffer` without waiting. C: `recvmsg(2)`
-    /// with SCM_CREDENTIALS (`inetd_receive_with_pid`).
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Datagram> {
+    /// Copies the datagram at the head of the queue into `buffer` without
+    /// waiting, and leaves it there: it is read in parts when it holds
+    /// more lines than a turn may log, and its writer waits meanwhile.
+    /// C: `recvmsg(2)` with MSG_PEEK and SCM_CREDENTIALS
+    /// (`inetd_receive_with_pid`).
+    func peek(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Datagram> {
         var pid: pid_t = 0
         var truncated: CInt = 0
         let result = try nonBlockingSyscall("recvmsg") {
-            inetd_receive_with_pid(receiving.rawValue, buffer.baseAddress!, buffer.count, &pid, &truncated)
+            inetd_receive_with_pid(receiving.rawValue, buffer.baseAddress!, buffer.count, 1, &pid, &truncated)
         }
         guard case .done(let count) = result else { return .wouldBlock }
         return .done(Datagram(count: Int(count), pid: pid, truncated: truncated != 0))
+    }
+
+    /// Drops the datagram at the head of the queue (`peek` read it).
+    func dropHead() throws(SystemError) {
+        _ = try Socket.discardDatagram(receiving)
     }
 }
