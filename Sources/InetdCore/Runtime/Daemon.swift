@@ -169,6 +169,7 @@ public final class Daemon {
         ready.removeAll(keepingCapacity: true)
         try epoll.wait(timeout: timeout) { token, events in ready.append((token, events)) }
         log.tick()
+        if !stderrChannels.isEmpty { noteReadableStderr() }
         for (raw, events) in ready {
             guard let token = EventToken(rawValue: raw) else { continue }
             switch token.kind {
@@ -188,7 +189,7 @@ public final class Daemon {
                 // Nor one of a listener closed since (reload).
                 if let listener = listeners.listener(for: token) { handleListener(listener, events) }
             case .stderr:
-                if let channel = stderrChannels.channel(for: token) { readStderr(channel) }
+                if let channel = stderrChannels.channel(for: token), channel.readable { readStderr(channel) }
             }
         }
         runTimers()

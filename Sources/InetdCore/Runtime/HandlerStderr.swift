@@ -13,6 +13,10 @@ final class StderrChannel {
     /// Bytes of the datagram at the head of the queue already logged: a
     /// turn's budget ran out in its middle.
     var taken = 0
+    /// epoll said so and no read has found the queue empty since: a
+    /// handler's exit reads the socket only then, so that an exit costs no
+    /// system call when nothing was written.
+    var readable = false
 
     init(pair: StderrSocketPair, state: ServiceState, token: EventToken) {
         self.pair = pair
@@ -43,6 +47,7 @@ struct StderrChannels {
 
     private var slots = SlotTable<StderrChannel>(kind: .stderr)
     private var storage: ReceiveBuffer?
+    private(set) var count = 0
 
     var buffer: UnsafeMutableRawBufferPointer {
         mutating get {
@@ -55,12 +60,18 @@ struct StderrChannels {
 
     mutating func reserve() -> EventToken { slots.reserve() }
     mutating func release(_ token: EventToken) { slots.release(token) }
-    mutating func insert(_ channel: StderrChannel) { slots.insert(channel, at: channel.token) }
+    mutating func insert(_ channel: StderrChannel) {
+        slots.insert(channel, at: channel.token)
+        count += 1
+    }
 
     mutating func remove(_ channel: StderrChannel) {
         guard slots[channel.token.slot] === channel else { return }
         slots.release(channel.token)
+        count -= 1
     }
+
+    var isEmpty: Bool { count == 0 }
 
     func channel(for token: EventToken) -> StderrChannel? {
         guard let channel = slots[token.slot], channel.token == token else { return nil }
@@ -133,7 +144,10 @@ extension Daemon {
         var budget = lines
         for _ in 0..<datagrams where budget > 0 {
             do {
-                guard case .done(let datagram) = try channel.pair.peek(into: buffer) else { return }
+                guard case .done(let datagram) = try channel.pair.peek(into: buffer) else {
+                    channel.readable = false
+                    return
+                }
                 let count = min(datagram.count, buffer.count)
                 let rest = UnsafeRawBufferPointer(rebasing: buffer[min(channel.taken, count)..<count])
                 let used = stderrLines.take(rest, pid: datagram.pid, source: source, budget: &budget) {
@@ -157,6 +171,19 @@ extension Daemon {
         }
     }
 
+    /// Before a turn's events are handled: the channels epoll found
+    /// readable, so that a handler reaped in this turn has its last lines
+    /// read first, whatever the order of the events. A write is queued
+    /// before its writer's exit raises SIGCHLD, so both are in one batch
+    /// (unless the batch was full: then the line's tail may be logged apart).
+    func noteReadableStderr() {
+        for (raw, _) in ready {
+            guard let token = EventToken(rawValue: raw), token.kind == .stderr,
+                  let channel = stderrChannels.channel(for: token) else { continue }
+            channel.readable = true
+        }
+    }
+
     private func logStderrLine(_ pid: pid_t, _ source: Int, _ line: UnsafeRawBufferPointer, _ cut: Bool) {
         log.handlerLine(service: stderrChannels[source]?.state.label ?? "-", pid: pid, line, truncated: cut)
     }
@@ -166,7 +193,7 @@ extension Daemon {
     /// closes with its service's last handler.
     func stderrAfterExit(of pid: pid_t, _ state: ServiceState) {
         guard let channel = state.stderrChannel else { return }
-        readStderr(channel, lines: StderrChannels.linesAtExit, datagrams: StderrChannels.datagramsAtExit)
+        if channel.readable { readStderr(channel, lines: StderrChannels.linesAtExit, datagrams: StderrChannels.datagramsAtExit) }
         stderrLines.flush(pid: pid) { logStderrLine($0, $1, $2, $3) }
         if channel.retired, children.active(state) == 0 { closeStderr(channel) }
     }
