@@ -77,6 +77,8 @@ import Testing
         let lines = daemon.log.split(separator: "\n").filter { $0.contains("event=stderr") }
         let cut = " line=\(String(repeating: "a", count: 1024)) truncated=1"
         #expect(lines.filter { $0.contains("line=aaa") }.map { $0.hasSuffix(cut) } == [true], "one line, cut and marked")
+        daemon.signal(SIGUSR1)
+        try daemon.waitForLog("stderr_lines=\(lines.count) stderr_cut=\(Fixtures.python != nil ? 2 : 1)")
         if Fixtures.python != nil {
             let big = lines.filter { $0.contains("line=bbb") }
             #expect(big.map { $0.hasSuffix(" line=\(String(repeating: "b", count: 1024)) truncated=1") } == [true])

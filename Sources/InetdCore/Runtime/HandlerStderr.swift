@@ -17,6 +17,9 @@ final class StderrChannel {
     /// handler's exit reads the socket only then, so that an exit costs no
     /// system call when nothing was written.
     var readable = false
+    /// Lines read, and of them lines cut (SIGUSR1).
+    var lines = 0
+    var cutLines = 0
 
     init(pair: StderrSocketPair, state: ServiceState, token: EventToken) {
         self.pair = pair
@@ -185,7 +188,10 @@ extension Daemon {
     }
 
     private func logStderrLine(_ pid: pid_t, _ source: Int, _ line: UnsafeRawBufferPointer, _ cut: Bool) {
-        log.handlerLine(service: stderrChannels[source]?.state.label ?? "-", pid: pid, line, truncated: cut)
+        let channel = stderrChannels[source]
+        channel?.lines += 1
+        if cut { channel?.cutLines += 1 }
+        log.handlerLine(service: channel?.state.label ?? "-", pid: pid, line, truncated: cut)
     }
 
     /// A handler exited: what it wrote is queued, so its last lines are
