@@ -86,6 +86,28 @@ import Testing
         #expect(exitCode(try daemon.stop()) == 0)
     }
 
+    /// A handler that passes descriptors over its stderr (SCM_RIGHTS)
+    /// leaves none in inetd; its line is logged as any other.
+    @Test(.enabled(if: Fixtures.python != nil, "no python3 at /usr/bin or /usr/local/bin"))
+    func descriptorsPassedOverStderrAreNotKept() throws {
+        let port = try freePort()
+        let handler = scripts.write("pass.py", """
+            import array, socket
+            stderr = socket.socket(fileno=2)
+            stderr.sendmsg([b"with descriptors\\n"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1] * 8))])
+            print("sent", flush=True)
+            """)
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait - \(Fixtures.python!) python3 \(handler)\n",
+                                       arguments: [])
+        #expect(try tcpExchange("127.0.0.1", port) == "sent\n")
+        try daemon.waitForLog("line=\"with descriptors\"")
+        let settled = daemon.openFDs().count
+        for _ in 0..<5 { _ = try tcpExchange("127.0.0.1", port) }
+        try daemon.waitForLog("line=\"with descriptors\"", times: 6)
+        #expect(daemon.openFDs().count == settled, "\(daemon.openFDs())")
+        #expect(exitCode(try daemon.stop()) == 0)
+    }
+
     /// `stderr=inherit`: inetd's own stderr, the bytes as written.
     @Test func inheritGivesTheRawDescriptor() throws {
         let port = try freePort()
