@@ -108,6 +108,28 @@ import Testing
         #expect(exitCode(try daemon.stop()) == 0)
     }
 
+    /// A reload that removes a service while its handler runs: the
+    /// handler's later lines are still logged as that service's, and the
+    /// socket pair closes when it exits.
+    @Test func aRemovedServiceKeepsItsStderrUntilItsLastHandlerExits() throws {
+        let port = try freePort(), other = try freePort()
+        let handler = script("late.sh", "echo pid=$$\nread go\necho 'after the reload' >&2\n")
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait - /bin/sh sh \(handler)\n", arguments: [])
+        let client = try ClientSocket.tcp("127.0.0.1", port)
+        var text = ""
+        var byte: UInt8 = 0
+        while !text.hasSuffix("\n"), recv(client.fd, &byte, 1, 0) == 1 { text.append(Character(UnicodeScalar(byte))) }
+        let pid = try #require(Self.pid(in: text))
+        daemon.rewriteConfig("127.0.0.1:\(other) stream tcp nowait - \(Binaries.probe) probe\n")
+        try daemon.reload()
+        let reloaded = daemon.openFDs().count
+        try client.send("go\n")
+        _ = try client.receiveAll()
+        try daemon.waitForLog("event=stderr service=127.0.0.1:\(port)/tcp pid=\(pid) line=\"after the reload\"")
+        try daemon.waitUntil("the removed service's socket pair closed") { daemon.openFDs().count == reloaded - 2 }
+        #expect(exitCode(try daemon.stop()) == 0)
+    }
+
     /// `stderr=inherit`: inetd's own stderr, the bytes as written.
     @Test func inheritGivesTheRawDescriptor() throws {
         let port = try freePort()

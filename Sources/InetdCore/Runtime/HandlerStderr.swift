@@ -104,8 +104,10 @@ extension Daemon {
     /// can be made (logged). Costs no system call once the channel exists.
     func handlerStderr(_ state: ServiceState) -> CInt {
         guard state.stderrMode == .log else { return 2 }
-        if let channel = state.stderrChannel ?? openStderrChannel(state) { return channel.pair.sending.rawValue }
-        return 2
+        guard let channel = state.stderrChannel ?? openStderrChannel(state) else { return 2 }
+        // A reload took `stderr=log` away and gave it back while handlers ran.
+        channel.retired = false
+        return channel.pair.sending.rawValue
     }
 
     private func openStderrChannel(_ state: ServiceState) -> StderrChannel? {
@@ -204,11 +206,13 @@ extension Daemon {
         if channel.retired, children.active(state) == 0 { closeStderr(channel) }
     }
 
-    /// After a reload: the channel of a service no longer configured
-    /// closes now if none of its handlers runs, else at the last one's exit.
+    /// After a reload: the channel of a service no longer configured, or
+    /// no longer `stderr=log`, closes now if none of its handlers runs,
+    /// else at the last one's exit.
     func retireStderrChannels() {
         let current = Set(services.map(ObjectIdentifier.init))
-        for channel in stderrChannels.all where !current.contains(ObjectIdentifier(channel.state)) {
+        for channel in stderrChannels.all
+        where !current.contains(ObjectIdentifier(channel.state)) || channel.state.stderrMode != .log {
             if children.active(channel.state) == 0 { closeStderr(channel) } else { channel.retired = true }
         }
     }
