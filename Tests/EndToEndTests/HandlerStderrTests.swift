@@ -16,6 +16,15 @@ import Testing
         return path
     }
 
+    /// The first line a handler sends, read byte by byte: the rest is
+    /// left for later.
+    static func firstLine(_ client: ClientSocket) -> String {
+        var text = ""
+        var byte: UInt8 = 0
+        while !text.hasSuffix("\n"), recv(client.fd, &byte, 1, 0) == 1 { text.append(Character(UnicodeScalar(byte))) }
+        return text
+    }
+
     static func pid(in text: String) -> String? {
         text.split(separator: "\n").first { $0.hasPrefix("pid=") }.map { String($0.dropFirst(4)) }
     }
@@ -38,12 +47,7 @@ import Testing
         let service = "127.0.0.1:\(port)/tcp"
         let clients = try (0..<2).map { _ in try ClientSocket.tcp("127.0.0.1", port) }
         var pids: [String] = []
-        for client in clients {
-            var text = ""
-            var byte: UInt8 = 0
-            while !text.hasSuffix("\n"), recv(client.fd, &byte, 1, 0) == 1 { text.append(Character(UnicodeScalar(byte))) }
-            pids.append(try #require(Self.pid(in: text)))
-        }
+        for client in clients { pids.append(try #require(Self.pid(in: Self.firstLine(client)))) }
         for client in clients { try client.send("go\n") }
         for client in clients { _ = try client.receiveAll() }
         for pid in pids {
@@ -116,10 +120,7 @@ import Testing
         let handler = script("late.sh", "echo pid=$$\nread go\necho 'after the reload' >&2\n")
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait - /bin/sh sh \(handler)\n", arguments: [])
         let client = try ClientSocket.tcp("127.0.0.1", port)
-        var text = ""
-        var byte: UInt8 = 0
-        while !text.hasSuffix("\n"), recv(client.fd, &byte, 1, 0) == 1 { text.append(Character(UnicodeScalar(byte))) }
-        let pid = try #require(Self.pid(in: text))
+        let pid = try #require(Self.pid(in: Self.firstLine(client)))
         daemon.rewriteConfig("127.0.0.1:\(other) stream tcp nowait - \(Binaries.probe) probe\n")
         try daemon.reload()
         let reloaded = daemon.openFDs().count
@@ -186,10 +187,7 @@ import Testing
 
             """, socket: false)
         let client = try ClientSocket.tcp("127.0.0.1", flood)
-        var text = ""
-        var byte: UInt8 = 0
-        while !text.hasSuffix("\n"), recv(client.fd, &byte, 1, 0) == 1 { text.append(Character(UnicodeScalar(byte))) }
-        let pid = try #require(Self.pid(in: text).flatMap { pid_t($0) })
+        let pid = try #require(Self.pid(in: Self.firstLine(client)).flatMap { pid_t($0) })
         defer { kill(-pid, SIGKILL) }
         let started = Date()
         var served = 0
