@@ -81,6 +81,10 @@ public final class Daemon {
     var deadlines = Deadlines<Timer>()
     var descriptors: DescriptorBudget
     var datagrams = DatagramBuiltins()
+    /// `stderr=log`: each service's channel, and the lines being assembled
+    /// (apart, so that logging a line may look a channel up).
+    var stderrChannels = StderrChannels()
+    var stderrLines = StderrLines()
     var shutdown = Shutdown()
     var shownDiagnostics = ShownDiagnostics()
     var status = StatusReport()
@@ -163,6 +167,7 @@ public final class Daemon {
                 return 111
             }
         }
+        closeStderrChannels()
         log.flushSummaries()
         log.info("stopped")
         return 0
@@ -189,6 +194,7 @@ public final class Daemon {
         ready.removeAll(keepingCapacity: true)
         try epoll.wait(timeout: timeout) { token, events in ready.append((token, events)) }
         log.tick()
+        if !stderrChannels.isEmpty { noteReadableStderr() }
         for (raw, events) in ready {
             guard let token = EventToken(rawValue: raw) else { continue }
             switch token.kind {
@@ -207,6 +213,8 @@ public final class Daemon {
             case .listener:
                 // Nor one of a listener closed since (reload).
                 if let listener = listeners.listener(for: token) { handleListener(listener, events) }
+            case .stderr:
+                if let channel = stderrChannels.channel(for: token), channel.readable { readStderr(channel) }
             }
         }
         runTimers()
