@@ -247,11 +247,18 @@ func spawnProcess(_ argv: [String], descriptors: [CInt: ChildDescriptor],
         case .devNull(let flags): posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0)
         }
     }
+    // Below the highest, what no entry names is closed too (glibc ignores a
+    // close of a descriptor that is not open): a launcher that passes
+    // sockets from fd 3 up gets the test's descriptors on none of them.
+    let highest = descriptors.keys.max() ?? 2
+    for fd in CInt(3)..<max(3, highest) where descriptors[fd] == nil {
+        posix_spawn_file_actions_addclose(&actions, fd)
+    }
     // glibc 2.34's addclosefrom_np, looked up at run time: Swift does not
     // import it.
     typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt
     if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-        _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, (descriptors.keys.max() ?? 2) + 1)
+        _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, highest + 1)
     }
     var env = ProcessInfo.processInfo.environment
     for key in env.keys where key.hasPrefix("LISTEN_") || key == "NOTIFY_SOCKET" { env[key] = nil }

@@ -52,6 +52,8 @@ import Testing
         let port = try freePort()
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait - \(Binaries.probe) probe exit 0\n",
                                        arguments: [])
+        // The first spawn opens the service's stderr socket pair, for good.
+        _ = try tcpExchange("127.0.0.1", port)
         let idle = daemon.openFDs().count
         let total = 1000
         let workers = 4
@@ -71,7 +73,7 @@ import Testing
         #expect(daemon.zombieChildren().isEmpty)
         try daemon.waitUntil("descriptor count back to idle") { daemon.openFDs().count == idle }
         daemon.signal(SIGUSR1)
-        try daemon.waitForLog("accepted=\(total) spawned=\(total) exec_failures=0")
+        try daemon.waitForLog("accepted=\(total + 1) spawned=\(total + 1) exec_failures=0")
     }
 
     /// Whether `pid` is a process that has not exited (not gone, not a zombie).

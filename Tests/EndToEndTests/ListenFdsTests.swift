@@ -30,7 +30,6 @@ import Testing
 
             """)
         defer { Self.killHandlers(of: daemon) }
-        let inetdStderr = daemon.openFDs()[2]
         var handlers: [String] = []
         // Round 2 connects IPv6 first: the order of arrival does not matter.
         for (round, hosts) in [["127.0.0.1", "::1"], ["::1", "127.0.0.1"]].enumerated() {
@@ -46,8 +45,8 @@ import Testing
                         "LISTEN_FDNAMES: the service field without its address, once per fd (\(what))")
                 #expect(report["fds"] == "0,1,2,3,4", "no descriptor but 0-2 and the line's sockets (\(what))")
                 #expect(report["fd.0.devnull"] == "1", "fd 0 is /dev/null (\(what))")
-                #expect(report["fd.1.link"] == inetdStderr, "fd 1 is inetd's stderr (\(what))")
-                #expect(report["fd.2.link"] == inetdStderr, "fd 2 is inetd's stderr (\(what))")
+                #expect(daemon.isServiceStderr(report["fd.1.link"]), "fd 1 is the service's stderr socket (\(what))")
+                #expect(report["fd.2.link"] == report["fd.1.link"], "fd 2 is the same socket (\(what))")
                 for (fd, family, local) in [(3, "inet", "127.0.0.1:\(port)"), (4, "inet6", "[::1]:\(port)")] {
                     #expect(report["fd.\(fd).issock"] == "1", "fd \(fd) is a socket, S_ISSOCK (\(what))")
                     #expect(report["fd.\(fd).stream"] == "1", "fd \(fd) is SOCK_STREAM (\(what))")
@@ -83,7 +82,6 @@ import Testing
 
             """, environment: ["LISTEN_FDS": "9", "LISTEN_PID": "1", "LISTEN_FDNAMES": "stale:stale"])
         defer { Self.killHandlers(of: daemon) }
-        let inetdStderr = daemon.openFDs()[2]
         var pids: Set<Int> = []
         for host in ["127.0.0.1", "::1"] {
             let (text, _) = try Self.exchange(host, port)
@@ -99,8 +97,9 @@ import Testing
             #expect(!text.contains("stale"), "inetd's own LISTEN_* never reach a handler (\(host))")
             #expect(report["fds"] == "0,1,2,3,4", "\(host)")
             #expect(report["fd.0"]?.hasPrefix("/dev/null ") == true, "fd 0 is /dev/null (\(host)): \(report["fd.0"] ?? "")")
-            #expect(report["fd.1"]?.components(separatedBy: " ").first == inetdStderr, "fd 1 is inetd's stderr (\(host))")
-            #expect(report["fd.2"]?.components(separatedBy: " ").first == inetdStderr, "fd 2 is inetd's stderr (\(host))")
+            let stderr = report["fd.1"]?.components(separatedBy: " ").first
+            #expect(daemon.isServiceStderr(stderr), "fd 1 is the service's stderr socket (\(host))")
+            #expect(report["fd.2"]?.components(separatedBy: " ").first == stderr, "fd 2 is the same socket (\(host))")
             for fd in [3, 4] {
                 let facts = report["fd.\(fd)"] ?? ""
                 #expect(facts.hasPrefix("socket:"), "fd \(fd): \(facts)")
@@ -332,7 +331,6 @@ import Testing
 
             """)
         defer { Self.killHandlers(of: daemon) }
-        let inetdStderr = daemon.openFDs()[2]
         for (host, port, proto, fdName) in [("127.0.0.1", port4, "TCP", "connection"), ("::1", port6, "TCP6", "web")] {
             let (text, local) = try Self.exchange(host, port)
             let report = try ProbeReport(text)
@@ -340,8 +338,9 @@ import Testing
             #expect(report["served.fd"] == "3", "the report came back through fd 3 (\(host))")
             #expect(report["fds"] == "0,1,2,3", "\(host)")
             #expect(report["fd.0"]?.hasPrefix("/dev/null ") == true, "fd 0 is /dev/null (\(host)): \(report["fd.0"] ?? "")")
-            #expect(report["fd.1"]?.components(separatedBy: " ").first == inetdStderr, "fd 1 is inetd's stderr (\(host))")
-            #expect(report["fd.2"]?.components(separatedBy: " ").first == inetdStderr, "fd 2 is inetd's stderr (\(host))")
+            let stderr = report["fd.1"]?.components(separatedBy: " ").first
+            #expect(daemon.isServiceStderr(stderr), "fd 1 is the service's stderr socket (\(host))")
+            #expect(report["fd.2"]?.components(separatedBy: " ").first == stderr, "fd 2 is the same socket (\(host))")
             let facts = report["fd.3"] ?? ""
             #expect(facts.hasPrefix("socket:") && facts.contains("listening=0") && facts.contains("socktype=1"),
                     "fd 3 is the connection (\(host)): \(facts)")

@@ -36,6 +36,8 @@ import Testing
     @Test func unreadableOrInvalidFileKeepsTheRunningConfiguration() throws {
         let port = try freePort()
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp nowait - \(Binaries.probe) probe original\n")
+        // The first spawn opens the service's stderr socket pair, for good.
+        #expect(try ProbeReport(tcpExchange("127.0.0.1", port))["argv.1"] == "original")
         let before = socketInodes(daemon)
 
         #expect(unlink(daemon.configPath) == 0)

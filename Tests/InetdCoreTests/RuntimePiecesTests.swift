@@ -93,7 +93,7 @@ import Testing
     }
 
     @Test func eventTokensRoundTripAndTellGenerationsApart() {
-        let token = EventToken(.connection, slot: 70_000, generation: 0x3FFF_FFFF)
+        let token = EventToken(.stderr, slot: 70_000, generation: 0x1FFF_FFFF)
         #expect(EventToken(rawValue: token.rawValue) == token)
         #expect(EventToken(rawValue: EventToken.signals.rawValue) == EventToken.signals)
         #expect(EventToken(.listener, slot: 3, generation: 1).rawValue != EventToken(.listener, slot: 3, generation: 2).rawValue)

@@ -59,6 +59,14 @@ struct WaitFieldTests {
             == "/etc/inetd.conf:1: max-child per source must be a whole number from 0 to 2147483647, not '-1'")
     }
 
+    @Test("stderr= takes log (the default), inherit and socket; wait and dgram lines too, but socket")
+    func stderrModes() throws {
+        #expect(entry("7007 stream tcp nowait nobody /bin/cat cat")?.options.stderr == nil)
+        #expect(entry("7007 stream tcp nowait,stderr=log nobody /bin/cat cat")?.options.stderr == .log)
+        #expect(entry("7007 dgram udp wait,stderr=inherit nobody /bin/cat cat")?.options.stderr == .inherit)
+        #expect(entry("7007 stream tcp wait,listen-fds,stderr=log nobody /bin/cat cat")?.options.stderr == .log)
+    }
+
     @Test("every ,key=value option")
     func everyOption() throws {
         let e = try #require(entry(
@@ -73,7 +81,7 @@ struct WaitFieldTests {
         #expect(e.options.deny == [range("10.1.2.3/32"), range("::1/128")])
         #expect(e.options.listenFDs)
         #expect(e.options.name == "web")
-        #expect(e.options.stderrToSocket)
+        #expect(e.options.stderr == .socket)
         #expect(e.options.backlog == 128)
         #expect(e.options.timeoutSeconds == 30)
         #expect(e.options.proxy)
@@ -126,7 +134,8 @@ struct WaitFieldTests {
         ("listen-fds=yes", "option 'listen-fds' takes no value"),
         ("name=a:b", "name 'a:b' must be at most 255 printable characters without ':'"),
         ("name=", "option 'name' needs a value (name=...)"),
-        ("stderr=log", "stderr takes one value: stderr=socket"),
+        ("stderr=journal", "stderr takes log, inherit or socket, not 'journal'"),
+        ("stderr", "option 'stderr' needs a value (stderr=...)"),
         ("backlog=0", "backlog must be a whole number from 1 to 65535, not '0'"),
         ("backlog=70000", "backlog must be a whole number from 1 to 65535, not '70000'"),
         ("timeout=0", "timeout must be a whole number from 1 to 31536000, not '0'"),
@@ -165,6 +174,8 @@ struct WaitFieldTests {
             == "/etc/inetd.conf:1: stderr=socket needs a nowait stream service")
         #expect(failure("7007 dgram udp nowait,stderr=socket nobody /bin/cat cat")
             == "/etc/inetd.conf:1: stderr=socket needs a nowait stream service")
+        #expect(failure("echo stream tcp nowait,stderr=inherit nobody internal")
+            == "/etc/inetd.conf:1: stderr=inherit does not apply to a built-in service: it has no stderr")
         #expect(failure("7007 stream tcp wait,proxy nobody /bin/cat cat")
             == "/etc/inetd.conf:1: proxy needs a nowait stream service")
         #expect(failure("7007 dgram udp wait,proxy nobody /bin/cat cat")

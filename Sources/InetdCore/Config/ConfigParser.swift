@@ -550,8 +550,11 @@ public struct ConfigParser {
             }
             options.name = name
         case "stderr":
-            guard try required() == "socket" else { throw fail("stderr takes one value: stderr=socket") }
-            options.stderrToSocket = true
+            let value = try required()
+            guard let mode = StderrMode(rawValue: value) else {
+                throw fail("stderr takes log, inherit or socket, not '\(value)'")
+            }
+            options.stderr = mode
         case "backlog": options.backlog = try number(required(), for: key, in: 1...65535)
         case "timeout": options.timeoutSeconds = try number(required(), for: key, in: 1...(365 * 86400))
         case "proxy":
@@ -649,8 +652,11 @@ public struct ConfigParser {
         if !unix, options.mode != nil || options.ownerUser != nil {
             throw fail("mode= and owner= apply to unix sockets only")
         }
-        if options.stderrToSocket, entry.wait || entry.socketType == .dgram {
+        if options.stderr == .socket, entry.wait || entry.socketType == .dgram {
             throw fail("stderr=socket needs a nowait stream service")
+        }
+        if let mode = options.stderr, entry.program.isBuiltin {
+            throw fail("stderr=\(mode.rawValue) does not apply to a built-in service: it has no stderr")
         }
         if options.proxy, entry.socketType != .stream || entry.wait {
             throw fail("proxy needs a nowait stream service")

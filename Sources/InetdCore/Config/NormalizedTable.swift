@@ -153,7 +153,7 @@ public enum NormalizedTable {
         parts += options.deny.map { "deny=\($0)" }
         if options.listenFDs { parts.append("listen-fds") }
         if let name = options.name { parts.append("name=\(name)") }
-        if options.stderrToSocket { parts.append("stderr=socket") }
+        if let mode = options.stderr { parts.append("stderr=" + mode.rawValue) }
         if let n = options.backlog { parts.append("backlog=\(n)") }
         if let n = options.timeoutSeconds { parts.append("timeout=\(n)") }
         parts += options.passEnvironment.map { "passenv=" + $0 }

@@ -191,7 +191,8 @@ public struct Options: Equatable, Sendable {
     public var deny: [AddressRange] = []
     public var listenFDs = false
     public var name: String?
-    public var stderrToSocket = false
+    /// `stderr=`: nil is the default, `log`.
+    public var stderr: StderrMode?
     public var backlog: Int?
     public var timeoutSeconds: Int?
     /// `proxy`: a PROXY protocol header is read from the sources
@@ -212,6 +213,14 @@ public struct Options: Equatable, Sendable {
     public var ownerGroup: String?
 
     public init() {}
+}
+
+/// Where a spawned handler's stderr goes (`stderr=`, SPEC 3): a socket of
+/// its service whose lines inetd logs tagged with the service and the
+/// writer's pid (the default), inetd's own stderr unchanged, or the
+/// connection (nowait stream only).
+public enum StderrMode: String, Equatable, Sendable, CaseIterable {
+    case log, inherit, socket
 }
 
 /// An IPv4 or IPv6 prefix as in `allow=10.0.0.0/8`.

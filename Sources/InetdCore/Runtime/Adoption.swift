@@ -88,7 +88,7 @@ extension InheritedSocket {
     /// kernel says of it.
     var shownAddress: String {
         if case .success(let endpoint) = endpoint { return endpoint.description }
-        guard let facts else { return "-" }
+        guard let facts, [AF_INET, AF_INET6, AF_UNIX].contains(facts.domain) else { return "-" }
         let text = facts.address.description
         return text.isEmpty ? "-" : text
     }

@@ -83,6 +83,10 @@ public final class Daemon {
     var deadlines = Deadlines<Timer>()
     var descriptors: DescriptorBudget
     var datagrams = DatagramBuiltins()
+    /// `stderr=log`: each service's channel, and the lines being assembled
+    /// (apart, so that logging a line may look a channel up).
+    var stderrChannels = StderrChannels()
+    var stderrLines = StderrLines()
     var shutdown = Shutdown()
     var shownDiagnostics = ShownDiagnostics()
     var upgrade = UpgradePhase.idle
@@ -185,6 +189,7 @@ public final class Daemon {
                 return 111
             }
         }
+        closeStderrChannels()
         log.flushSummaries()
         log.info("stopped")
         return 0
@@ -211,6 +216,7 @@ public final class Daemon {
         ready.removeAll(keepingCapacity: true)
         try epoll.wait(timeout: timeout) { token, events in ready.append((token, events)) }
         log.tick()
+        if !stderrChannels.isEmpty { noteReadableStderr() }
         for (raw, events) in ready {
             guard let token = EventToken(rawValue: raw) else { continue }
             switch token.kind {
@@ -229,6 +235,8 @@ public final class Daemon {
             case .listener:
                 // Nor one of a listener closed since (reload).
                 if let listener = listeners.listener(for: token) { handleListener(listener, events) }
+            case .stderr:
+                if let channel = stderrChannels.channel(for: token), channel.readable { readStderr(channel) }
             }
         }
         runTimers()

@@ -10,15 +10,17 @@ struct EventToken: Equatable {
         case connection = 2
         /// The eventfd of children that failed after their spawn (`SpawnReports`).
         case spawnReports = 3
+        /// A service's handler stderr (`StderrChannel`).
+        case stderr = 4
     }
 
     var kind: Kind
     var slot: Int
     var generation: UInt32
 
-    /// Bits 62-63: kind; 32-61: generation (30 bits, wrapping); 0-31: slot.
+    /// Bits 61-63: kind; 32-60: generation (29 bits, wrapping); 0-31: slot.
     var rawValue: UInt64 {
-        kind.rawValue << 62 | UInt64(generation & Self.generationMask) << 32 | UInt64(UInt32(truncatingIfNeeded: slot))
+        kind.rawValue << 61 | UInt64(generation & Self.generationMask) << 32 | UInt64(UInt32(truncatingIfNeeded: slot))
     }
 
     init(_ kind: Kind, slot: Int, generation: UInt32) {
@@ -28,13 +30,13 @@ struct EventToken: Equatable {
     }
 
     init?(rawValue: UInt64) {
-        guard let kind = Kind(rawValue: rawValue >> 62) else { return nil }
+        guard let kind = Kind(rawValue: rawValue >> 61) else { return nil }
         self.kind = kind
         slot = Int(rawValue & 0xFFFF_FFFF)
         generation = UInt32(truncatingIfNeeded: rawValue >> 32) & Self.generationMask
     }
 
-    static let generationMask: UInt32 = 0x3FFF_FFFF
+    static let generationMask: UInt32 = 0x1FFF_FFFF
     static let signals = EventToken(.signals, slot: 0, generation: 0)
     static let spawnReports = EventToken(.spawnReports, slot: 0, generation: 0)
 }

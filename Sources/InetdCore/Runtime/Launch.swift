@@ -13,7 +13,7 @@ enum Launch {
     /// wait, and nowait dgram: the socket on 0 and 1 (PROTO for nowait dgram).
     case socket(Listener)
     /// `wait,listen-fds` (every bound socket of the line) and
-    /// `nowait,listen-fds` dgram: /dev/null on 0, inetd's stderr on 1 and 2,
+    /// `nowait,listen-fds` dgram: /dev/null on 0, the handler stderr on 1 and 2,
     /// the sockets from 3 up, LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES.
     case activation([Listener])
 
@@ -56,7 +56,7 @@ extension Daemon {
             source = counted
         case .socket(let listener):
             let fd = listener.fd?.rawValue ?? -1
-            var fds: (CInt, CInt, CInt) = (fd, fd, 2)
+            var fds: (CInt, CInt, CInt) = (fd, fd, handlerStderr(state))
             let proto: StaticString = listener.endpoint.kind == .unix ? "UNIX" : "UDP"
             let wait = state.wait
             result = withUnsafeBytes(of: &fds) { raw in
@@ -65,7 +65,8 @@ extension Daemon {
                 }
             }
         case .activation(let sockets):
-            let fds = [devNull.rawValue, 2, 2] + sockets.map { $0.fd?.rawValue ?? -1 }
+            let stderr = handlerStderr(state)
+            let fds = [devNull.rawValue, stderr, stderr] + sockets.map { $0.fd?.rawValue ?? -1 }
             let name = state.fdName
             result = fds.withUnsafeBufferPointer { list in
                 program.spawn(fds: list) { variables in
@@ -104,7 +105,7 @@ extension Daemon {
                                  _ proxied: ProxiedEndpoints?) -> Result<pid_t, SpawnError> {
         let c = connection.rawValue
         // stderr=socket, asked for on the line, holds for listen-fds too.
-        let stderr = state.stderrToSocket ? c : 2
+        let stderr = state.stderrMode == .socket ? c : handlerStderr(state)
         guard state.listenFDs else {
             var fds: (CInt, CInt, CInt) = (c, c, stderr)
             return withUnsafeBytes(of: &fds) { raw in
@@ -113,7 +114,7 @@ extension Daemon {
                 }
             }
         }
-        var fds: (CInt, CInt, CInt, CInt) = (devNull.rawValue, 2, stderr, c)
+        var fds: (CInt, CInt, CInt, CInt) = (devNull.rawValue, handlerStderr(state), stderr, c)
         return withUnsafeBytes(of: &fds) { raw in
             program.spawn(fds: raw.bindMemory(to: CInt.self)) { variables in
                 variables.add("LISTEN_FDS", "1")

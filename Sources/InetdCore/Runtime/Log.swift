@@ -84,31 +84,117 @@ public struct Log: Sendable {
     }
 
     static func appendValue(_ value: String, to line: inout [UInt8]) {
-        let utf8 = value.utf8
-        let needsQuotes = utf8.isEmpty || utf8.contains {
-            $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=")
-                || $0 == UInt8(ascii: "\\") || $0 < 0x20 || $0 == 0x7F
+        var value = value
+        value.withUTF8 { appendValue(bytes: UnsafeRawBufferPointer($0), to: &line) }
+    }
+
+    /// A value from raw bytes: quoted when it holds blanks, quotes, `=`,
+    /// a backslash, a control character or bytes that are not UTF-8; those
+    /// are escaped (`\"`, `\\`, `\n`, `\t`, `\xNN`), so that a handler's
+    /// or a client's bytes cannot forge a line or a field.
+    static func appendValue(bytes: UnsafeRawBufferPointer, to line: inout [UInt8]) {
+        var needsQuotes = bytes.isEmpty
+        var i = 0
+        while i < bytes.count, !needsQuotes {
+            let byte = bytes[i]
+            if byte >= 0x80 {
+                let length = utf8Length(bytes, at: i)
+                needsQuotes = length == 0
+                i += max(length, 1)
+                continue
+            }
+            needsQuotes = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=")
+                || byte == UInt8(ascii: "\\") || byte < 0x20 || byte == 0x7F
+            i += 1
         }
         guard needsQuotes else {
-            line.append(contentsOf: utf8)
+            line.append(contentsOf: bytes)
             return
         }
         line.append(UInt8(ascii: "\""))
-        for byte in utf8 {
+        i = 0
+        while i < bytes.count {
+            let byte = bytes[i]
             switch byte {
             case UInt8(ascii: "\""): line.append(contentsOf: "\\\"".utf8)
             case UInt8(ascii: "\\"): line.append(contentsOf: "\\\\".utf8)
             case UInt8(ascii: "\n"): line.append(contentsOf: "\\n".utf8)
             case UInt8(ascii: "\t"): line.append(contentsOf: "\\t".utf8)
-            case _ where byte < 0x20 || byte == 0x7F:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                line.append(contentsOf: "\\x".utf8)
-                line.append(hex[Int(byte >> 4)])
-                line.append(hex[Int(byte & 0xF)])
+            case _ where byte < 0x20 || byte == 0x7F: appendHexEscape(byte, to: &line)
+            case _ where byte >= 0x80:
+                let length = utf8Length(bytes, at: i)
+                guard length > 0 else {
+                    appendHexEscape(byte, to: &line)
+                    break
+                }
+                line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + length)]))
+                i += length
+                continue
             default: line.append(byte)
             }
+            i += 1
         }
         line.append(UInt8(ascii: "\""))
+    }
+
+    private static func appendHexEscape(_ byte: UInt8, to line: inout [UInt8]) {
+        let hex = "0123456789abcdef".utf8
+        line.append(contentsOf: "\\x".utf8)
+        line.append(hex[hex.index(hex.startIndex, offsetBy: Int(byte >> 4))])
+        line.append(hex[hex.index(hex.startIndex, offsetBy: Int(byte & 0xF))])
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `i` (RFC 3629: no
+    /// overlong form, no surrogate, nothing past U+10FFFF); 0 when none
+    /// starts there.
+    static func utf8Length(_ bytes: UnsafeRawBufferPointer, at i: Int) -> Int {
+        let lead = bytes[i]
+        let length: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xBF
+        switch lead {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; high = 0x9F
+        case 0xF0: length = 4; low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; high = 0x8F
+        default: return 0
+        }
+        guard i + length <= bytes.count, (low...high).contains(bytes[i + 1]) else { return 0 }
+        for k in 2..<max(length, 2) where !(0x80...0xBF).contains(bytes[i + k]) { return 0 }
+        return length
+    }
+
+    /// A line a handler wrote to its stderr (`stderr=log`):
+    /// `level=info event=stderr service=S pid=N line="..."`, with
+    /// `truncated=1` when its tail was dropped. Goes the way of every line:
+    /// dropped and counted when inetd's own stderr has no room.
+    func handlerLine(service: String, pid: Int32, _ bytes: UnsafeRawBufferPointer, truncated: Bool) {
+        sink.line.removeAll(keepingCapacity: true)
+        Self.appendHead(.info, "stderr", to: &sink.line)
+        sink.line.append(contentsOf: " service=".utf8)
+        Self.appendValue(service, to: &sink.line)
+        sink.line.append(contentsOf: " pid=".utf8)
+        Self.appendDecimal(Int(pid), to: &sink.line)
+        sink.line.append(contentsOf: " line=".utf8)
+        Self.appendValue(bytes: bytes, to: &sink.line)
+        if truncated { sink.line.append(contentsOf: " truncated=1".utf8) }
+        sink.line.append(UInt8(ascii: "\n"))
+        sink.emitLine()
+    }
+
+    /// A number's digits, without making a String.
+    static func appendDecimal(_ value: Int, to line: inout [UInt8]) {
+        if value < 0 { line.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = line.count
+        repeat {
+            line.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        line[start...].reverse()
     }
 }
 

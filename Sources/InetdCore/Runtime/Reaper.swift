@@ -33,6 +33,7 @@ extension Daemon {
 
     func finished(_ child: Child, pid: pid_t, status raw: CInt) {
         let state = child.state
+        stderrAfterExit(of: pid, state)
         let lived = monotonicMilliseconds() - child.started
         let status = ExitStatus(raw)
         // At stop, a handler ended by the SIGTERM or SIGKILL inetd sent it

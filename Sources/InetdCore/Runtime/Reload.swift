@@ -58,6 +58,7 @@ extension Daemon {
             }
             let before = Dictionary(uniqueKeysWithValues: services.map { (ObjectIdentifier($0), ($0.entry, $0.label)) })
             let plan = apply(configuration.services)
+            retireStderrChannels()
             reportChanges(from: before)
             log.info("reloaded", ("services", "\(services.count)"), ("kept", "\(plan.kept.count)"),
                      ("opened", "\(plan.opened.count)"), ("closed", "\(plan.closed.count)"),

@@ -37,10 +37,15 @@ final class ServiceState {
     /// In back-off: no socket of the service is polled before this time.
     var resumeAt: Int64?
 
+    /// `stderr=log`: the socket its handlers write to, made at its first
+    /// spawn (`HandlerStderr.swift`); kept across a reload that keeps the
+    /// service, since running handlers hold its sending end.
+    var stderrChannel: StderrChannel?
+
     /// Read on every event: kept as plain values, not looked up through
     /// `entry` (a copy of the whole entry each time).
     private(set) var wait: Bool
-    private(set) var stderrToSocket: Bool
+    private(set) var stderrMode: StderrMode
     private(set) var listenFDs: Bool
     /// Hands its socket to a handler instead of accepting: wait, or dgram.
     private(set) var handsOverSocket: Bool
@@ -52,16 +57,16 @@ final class ServiceState {
     init(service: Service, environment: HandlerEnvironment) {
         self.service = service
         self.environment = environment
-        (wait, stderrToSocket, listenFDs, builtin) = Self.settings(service)
+        (wait, stderrMode, listenFDs, builtin) = Self.settings(service)
         limits = ServiceLimits(service.entry)
         handsOverSocket = wait || service.entry.socketType == .dgram
     }
 
-    private static func settings(_ service: Service) -> (Bool, Bool, Bool, BuiltinKind?) {
+    private static func settings(_ service: Service) -> (Bool, StderrMode, Bool, BuiltinKind?) {
         let entry = service.entry
         var builtin: BuiltinKind?
         if case .builtin(let name) = entry.program { builtin = BuiltinKind(rawValue: name) }
-        return (entry.wait, entry.options.stderrToSocket, entry.options.listenFDs, builtin)
+        return (entry.wait, entry.options.stderr ?? .log, entry.options.listenFDs, builtin)
     }
 
     /// A reload kept this service: the new line applies to new connections;
@@ -69,7 +74,7 @@ final class ServiceState {
     func take(_ next: Service, environment: HandlerEnvironment) {
         service = next
         self.environment = environment
-        (wait, stderrToSocket, listenFDs, builtin) = Self.settings(next)
+        (wait, stderrMode, listenFDs, builtin) = Self.settings(next)
         limits = ServiceLimits(next.entry)
         handsOverSocket = wait || next.entry.socketType == .dgram
         preparedProgram = nil

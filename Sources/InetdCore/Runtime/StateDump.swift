@@ -28,6 +28,9 @@ extension Daemon {
                 ("over_per_ip", "\(held.overPerSource)"), ("over_per_ip_rate", "\(held.overPerSourceRate)"),
                 ("proxy_refused", "\(held.proxyRefused)"),
             ]
+            if let channel = state.stderrChannel {
+                fields += [("stderr_lines", "\(channel.lines)"), ("stderr_cut", "\(channel.cutLines)")]
+            }
             log.write(.info, "state", fields)
         }
         log.info("state", ("pid", "\(CurrentProcess.id)"), ("version", Invocation.release),

@@ -18,17 +18,6 @@ public struct SocketFacts: Equatable, Sendable {
     /// IPV6_V6ONLY; false for other families.
     public var ipv6Only: Bool
 
-    public init(domain: CInt, type: CInt, protocolNumber: CInt, address: SocketAddress, listening: Bool,
-                connected: Bool, ipv6Only: Bool) {
-        self.domain = domain
-        self.type = type
-        self.protocolNumber = protocolNumber
-        self.address = address
-        self.listening = listening
-        self.connected = connected
-        self.ipv6Only = ipv6Only
-    }
-
     /// Asks the kernel about `fd`; nil when it is not a socket. C
     /// equivalent: `getsockopt(2)` (SO_DOMAIN, SO_TYPE, SO_PROTOCOL,
     /// SO_ACCEPTCONN, IPV6_V6ONLY), `getsockname(2)`, `getpeername(2)`.
@@ -59,12 +48,6 @@ public struct InheritedSocket: Equatable, Sendable {
     public let name: String
     /// nil: not a socket.
     public let facts: SocketFacts?
-
-    public init(fd: FileDescriptor, name: String, facts: SocketFacts?) {
-        self.fd = fd
-        self.name = name
-        self.facts = facts
-    }
 }
 
 /// The descriptors inetd was started with under sd_listen_fds(3)'s

@@ -132,6 +132,14 @@ int inetd_accept4(int fd, struct sockaddr *_Nullable addr, socklen_t *_Nullable 
 /// getsockopt(SO_PEERCRED): struct ucred needs _GNU_SOURCE, which Swift's
 /// Glibc module is not built with.
 int inetd_peer_credentials(int fd, pid_t *_Nonnull pid, uid_t *_Nonnull uid, gid_t *_Nonnull gid);
+/// The datagram at the head of a socket with SO_PASSCRED set, without
+/// waiting, and left there when `peek` is non-zero: the bytes copied (at
+/// most `length`), the sender's pid from its SCM_CREDENTIALS (0 when none
+/// came), and `*truncated` 1 when the datagram was longer than `length`.
+/// -1 with errno (EAGAIN: none waits).
+/// CMSG_* are macros Swift cannot import; struct ucred needs _GNU_SOURCE.
+long inetd_receive_with_pid(int fd, void *_Nonnull buffer, size_t length, int peek, pid_t *_Nonnull pid,
+                            int *_Nonnull truncated);
 /// The process environment (`environ`).
 char *_Nullable *_Nullable inetd_environ(void);
 /// madvise(MADV_DONTNEED) on every private file-backed r-x mapping; returns
