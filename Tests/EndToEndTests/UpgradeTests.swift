@@ -255,7 +255,13 @@ extension UpgradeTests {
         let binary = try ReplaceableBinary()
         let port = try freePort()
         let gate = binary.directory.path + "/gate"
-        let script = binary.directory.write("holder", "#!/bin/sh\nwhile [ ! -e \(gate) ]; do sleep 0.01; done\n")
+        let script = binary.directory.write("holder", """
+            #!/bin/sh
+            echo "holding, pid $$" >&2
+            while [ ! -e \(gate) ]; do sleep 0.01; done
+            echo "let go, pid $$" >&2
+
+            """)
         chmod(script, 0o755)
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp wait - \(script) holder\n",
                                        binary: binary.path)
@@ -273,6 +279,13 @@ extension UpgradeTests {
         _ = FileManager.default.createFile(atPath: gate, contents: nil)
         try daemon.waitForLog("event=handover", times: 2)
         #expect(daemon.count("event=exit") >= 1)
+        // Its stderr went over with it: what it wrote after the upgrade is
+        // logged, tagged with its service and pid.
+        try daemon.waitForLog("line=\"let go, pid ", times: 2)
+        let holder = daemon.log.split(separator: "\n").first { $0.contains("line=\"holding, pid ") }
+        let pid = holder.flatMap { $0.split(separator: " ").first { $0.hasPrefix("pid=") } }.map(String.init) ?? "?"
+        #expect(daemon.log.contains("event=stderr service=127.0.0.1:\(port)/tcp \(pid) line=\"let go, pid \(pid.dropFirst(4))\""),
+                "\(daemon.log)")
         #expect(exitCode(try daemon.stop()) == 0)
     }
 }

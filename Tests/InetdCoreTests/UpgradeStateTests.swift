@@ -11,7 +11,7 @@ import Testing
             .init(endpoints: ["127.0.0.1:7007/tcp4", "[::1]:7007/tcp6"], accepted: 10, spawned: 9, execFailures: 1,
                   atCap: 2, overRate: 3, denied: 4, overPerSource: 5, overPerSourceRate: 6, proxyRefused: 7,
                   bucketFullAt: 99_000_000, quickFailures: 1, backoffMilliseconds: 2_000, resumeAt: 5_000,
-                  rateResumeAt: nil),
+                  rateResumeAt: nil, stderr: [2, 3]),
             .init(endpoints: ["/run/x.sock/unix"], accepted: 0, spawned: 0, execFailures: 0, atCap: 0, overRate: 0,
                   denied: 0, overPerSource: 0, overPerSourceRate: 0, proxyRefused: 0, bucketFullAt: 0,
                   quickFailures: 0, backoffMilliseconds: 0, resumeAt: nil, rateResumeAt: 7),

@@ -110,14 +110,21 @@ extension Daemon {
         return channel.pair.sending.rawValue
     }
 
-    private func openStderrChannel(_ state: ServiceState) -> StderrChannel? {
+    /// `state`'s channel, on a new socket pair or on `handedOver`, the one
+    /// an upgrade passed (its handlers still write to it).
+    func openStderrChannel(_ state: ServiceState, handedOver: StderrSocketPair? = nil) -> StderrChannel? {
         do {
-            // Two descriptors for the service's lifetime: never from the
-            // reserve kept for accepting and shedding.
-            if let room = descriptors.available(), room < 2 {
-                throw SystemError(call: "socketpair", errno: EMFILE)
+            let pair: StderrSocketPair
+            if let handedOver {
+                pair = handedOver
+            } else {
+                // Two descriptors for the service's lifetime: never from
+                // the reserve kept for accepting and shedding.
+                if let room = descriptors.available(), room < 2 {
+                    throw SystemError(call: "socketpair", errno: EMFILE)
+                }
+                pair = try StderrSocketPair.open()
             }
-            let pair = try StderrSocketPair.open()
             let token = stderrChannels.reserve()
             do {
                 try epoll.add(pair.receiving, token: token.rawValue)
@@ -189,7 +196,7 @@ extension Daemon {
         }
     }
 
-    private func logStderrLine(_ pid: pid_t, _ source: Int, _ line: UnsafeRawBufferPointer, _ cut: Bool) {
+    func logStderrLine(_ pid: pid_t, _ source: Int, _ line: UnsafeRawBufferPointer, _ cut: Bool) {
         let channel = stderrChannels[source]
         channel?.lines += 1
         if cut { channel?.cutLines += 1 }

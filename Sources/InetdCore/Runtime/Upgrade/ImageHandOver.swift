@@ -73,7 +73,17 @@ extension Daemon {
         var records: [UpgradeState.ServiceRecord] = []
         for state in services {
             serviceIndex[ObjectIdentifier(state)] = UInt32(records.count)
-            records.append(Self.record(of: state))
+            var record = Self.record(of: state)
+            // Its handlers write on: the pair goes over, and only the
+            // unfinished lines are logged now (the queue stays in the socket
+            // for the next image). A retired channel's handlers, of a line
+            // a reload removed, lose their stderr (docs/upgrades.md).
+            if let channel = state.stderrChannel, !channel.retired {
+                stderrLines.flush(source: channel.token.slot) { logStderrLine($0, $1, $2, $3) }
+                record.stderr = [handover.add(channel.pair.receiving, name: "inetd-stderr"),
+                                 handover.add(channel.pair.sending, name: "inetd-stderr")]
+            }
+            records.append(record)
         }
         var places: [ObjectIdentifier: UInt32] = [:]
         var owned: [UInt32] = []

@@ -7,7 +7,8 @@ struct HandedOver {
     /// The sockets running handlers hold (raw descriptors): adopted as
     /// held, left blocking, never polled until their holder exits.
     var held: Set<CInt>
-    /// The connections the loop served, by raw descriptor.
+    /// The connections the loop served and the ends of the services'
+    /// stderr pairs, by raw descriptor.
     var connections: [CInt: FileDescriptor]
 }
 
@@ -37,7 +38,8 @@ extension Daemon {
             log.error("upgrade_state_unusable", ("error", "\(error)"), ("action", "starting afresh"))
             return nil
         }
-        let wanted = Set(state.connections.map { Self.descriptor(atPlace: $0.place) })
+        let wanted = Set(state.connections.map { Self.descriptor(atPlace: $0.place) }
+                         + state.services.flatMap { $0.stderr.map(Self.descriptor(atPlace:)) })
         var connections: [CInt: FileDescriptor] = [:]
         inherited.removeAll { socket in
             guard wanted.contains(socket.fd.rawValue) else { return false }
@@ -60,8 +62,17 @@ extension Daemon {
         var byEndpoints: [[String]: ServiceState] = [:]
         for service in services { byEndpoints[service.service.endpoints.map(\.upgradeKey).sorted()] = service }
         let restored: [ServiceState?] = state.services.map { record in
-            guard let service = byEndpoints[record.endpoints] else { return nil }
+            let ends = record.stderr.compactMap { handedOver.connections[Self.descriptor(atPlace: $0)] }
+            guard let service = byEndpoints[record.endpoints] else {
+                for end in ends { end.close() }
+                return nil
+            }
             Self.restore(record, into: service)
+            if ends.count == 2, service.stderrMode == .log {
+                _ = openStderrChannel(service, handedOver: StderrSocketPair(receiving: ends[0], sending: ends[1]))
+            } else {
+                for end in ends { end.close() }
+            }
             return service
         }
         var byDescriptor: [CInt: Listener] = [:]

@@ -48,6 +48,10 @@ struct UpgradeState: Equatable {
         var backoffMilliseconds: Int64
         var resumeAt: Int64?
         var rateResumeAt: Int64?
+        /// `stderr=log`: the places of its socket pair's receiving and
+        /// sending ends, which its running handlers write to; empty when
+        /// it has none.
+        var stderr: [UInt32] = []
     }
 
     /// A client's source as the per-source limits count it.
@@ -108,6 +112,7 @@ extension UpgradeState {
             }
             w.put(instant: s.resumeAt)
             w.put(instant: s.rateResumeAt)
+            w.put(s.stderr) { w, place in w.put(place) }
         }
         w.put(children) { w, c in
             w.put(c.pid)
@@ -148,15 +153,18 @@ extension UpgradeState {
             return value
         }
         owned = try r.getList(minimumSize: 4) { (r) throws(StateDecodingError) in try place(&r) }
-        services = try r.getList(minimumSize: 4 + 12 * 8 + 16) { (r) throws(StateDecodingError) in
+        services = try r.getList(minimumSize: 4 + 12 * 8 + 16 + 4) { (r) throws(StateDecodingError) in
             let endpoints = try r.getList(minimumSize: 4) { (r) throws(StateDecodingError) in try r.getText() }
             var v: [Int64] = []
             for _ in 0..<12 { v.append(try r.get()) }
+            let resumeAt = try r.getInstant(), rateResumeAt = try r.getInstant()
+            let stderr = try r.getList(minimumSize: 4) { (r) throws(StateDecodingError) in try place(&r) }
+            guard stderr.isEmpty || stderr.count == 2 else { throw .invalid("stderr pair") }
             return ServiceRecord(endpoints: endpoints, accepted: v[0], spawned: v[1], execFailures: v[2], atCap: v[3],
                                  overRate: v[4], denied: v[5], overPerSource: v[6], overPerSourceRate: v[7],
                                  proxyRefused: v[8], bucketFullAt: v[9], quickFailures: v[10],
-                                 backoffMilliseconds: v[11], resumeAt: try r.getInstant(),
-                                 rateResumeAt: try r.getInstant())
+                                 backoffMilliseconds: v[11], resumeAt: resumeAt, rateResumeAt: rateResumeAt,
+                                 stderr: stderr)
         }
         let serviceCount = services.count
         func service(_ r: inout StateReader) throws(StateDecodingError) -> UInt32? {
