@@ -95,7 +95,7 @@ extension UpgradeTests {
         #expect(try echo(port, "before\n") == "before\n")
         let before = try socketInodes(daemon.pid)
         daemon.signal(SIGUSR2)
-        try daemon.waitForLog("event=upgraded")
+        try daemon.waitForLog("event=ready", times: 2)
         // The s6 descriptor was written once: the new image is not given it.
         let commandLine = try String(contentsOfFile: "/proc/\(daemon.pid)/cmdline", encoding: .utf8)
         #expect(commandLine == "\(binary.path)\u{0}\(daemon.configPath)\u{0}" || !commandLine.contains("--notify-fd"),
@@ -110,6 +110,29 @@ extension UpgradeTests {
         daemon.signal(SIGUSR1)
         try daemon.waitForLog("uptime_s=")
         #expect(daemon.log.contains("accepted=2 "), "\(daemon.log)")
+        #expect(exitCode(try daemon.stop()) == 0)
+    }
+
+    /// The supervisor hears RELOADING=1 from the old image and READY=1
+    /// from the new one, the pid unchanged; a refused upgrade says
+    /// nothing to it.
+    @Test func theSupervisorHearsReloadingThenReady() throws {
+        let binary = try ReplaceableBinary()
+        let port = try freePort()
+        let notify = try NotifyStandIn(in: binary.directory)
+        let daemon = try RunningDaemon(config: "127.0.0.1:\(port) \(Self.echoLine)\n",
+                                       environment: ["NOTIFY_SOCKET": notify.path], binary: binary.path)
+        _ = try notify.await("READY=1") { $0.hasPrefix("READY=1") }
+        daemon.signal(SIGUSR2)
+        let reloading = try notify.await("RELOADING=1") { $0.hasPrefix("RELOADING=1") }
+        #expect(notifyFields(reloading.found)["MONOTONIC_USEC"] != nil, "\(reloading.found)")
+        _ = try notify.await("READY=1 from the new image") { $0.hasPrefix("READY=1") }
+        try daemon.waitForLog("event=ready", times: 2)
+        #expect(daemon.count("pid=\(daemon.pid)") == 2)
+        binary.replace(with: "#!/bin/sh\nexit 1\n")
+        daemon.signal(SIGUSR2)
+        try daemon.waitForLog("event=upgrade_refused")
+        #expect(!notify.collect(for: 0).contains { $0.text.contains("RELOADING=1") }, "a refusal reloads nothing")
         #expect(exitCode(try daemon.stop()) == 0)
     }
 
@@ -235,7 +258,7 @@ extension UpgradeTests {
                 clients.count("echo") > echoed && clients.count("chargen") > generated || !clients.failureList.isEmpty
             }
             daemon.signal(SIGUSR2)
-            try daemon.waitForLog("event=upgraded", times: round)
+            try daemon.waitForLog("event=ready", times: round + 1)
         }
         let echoed = clients.count("echo"), generated = clients.count("chargen")
         try daemon.waitUntil("bytes flowing after the last upgrade") {
@@ -342,7 +365,7 @@ extension UpgradeTests {
             let wait = due.timeIntervalSinceNow
             if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
             daemon.signal(SIGUSR2)
-            try daemon.waitForLog("event=upgraded", times: round, timeout: 20)
+            try daemon.waitForLog("event=ready", times: round + 1, timeout: 20)
         }
         clients.stop()
         let environment = (try? String(contentsOfFile: "/proc/\(daemon.pid)/environ", encoding: .utf8)) ?? ""
