@@ -16,6 +16,21 @@ import Testing
     /// An upgrade's state comes back from its sealed memfd as written, an
     /// empty one too; the memfd cannot be written once sealed, and a
     /// socket in its place is no state.
+    /// An upgrade enters only its own children: init and this process
+    /// are not; a child that exited and waits to be reaped still is.
+    @Test func isChildTellsOwnChildrenFromOtherProcesses() {
+        #expect(!ChildProcess.isChild(1))
+        #expect(!ChildProcess.isChild(getpid()))
+        var pid: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { free(argv[0]) }
+        #expect(posix_spawn(&pid, "/bin/true", nil, nil, &argv, nil) == 0)
+        #expect(ChildProcess.isChild(pid))
+        var status: CInt = 0
+        #expect(waitpid(pid, &status, 0) == pid)
+        #expect(!ChildProcess.isChild(pid), "reaped")
+    }
+
     @Test func sealedStateReadsBackOnlyFromASealedMemfd() throws {
         let bytes: [UInt8] = Array(0...255) + Array(repeating: 7, count: 70_000)
         let fd = try SealedState.create("test-state", holding: bytes)

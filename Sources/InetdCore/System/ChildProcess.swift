@@ -12,6 +12,16 @@ enum ChildProcess {
         return pid == 0 ? nil : (pid, status)
     }
 
+    /// Whether `pid` is this process's child, running or exited and not
+    /// yet reaped; nothing is reaped. C equivalent: `waitid(P_PID, pid,
+    /// WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT)`, which fails
+    /// with ECHILD for a process that is not.
+    static func isChild(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        let flags = WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT
+        return (try? syscall("waitid") { waitid(P_PID, id_t(pid), &info, flags) }) != nil
+    }
+
     /// Waits until the child `pid` exits, reaps it and returns its wait
     /// status. C equivalent: `waitpid(pid, &status, 0)`.
     @discardableResult

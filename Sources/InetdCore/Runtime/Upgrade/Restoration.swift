@@ -92,8 +92,11 @@ extension Daemon {
         var stillHeld = Set<ObjectIdentifier>()
         for record in state.children {
             // A handler of a service gone by a reload before the upgrade is
-            // reaped as any unknown child: nothing waits on it.
-            guard let index = record.service, let owner = restored[Int(index)] else { continue }
+            // reaped as any unknown child: nothing waits on it. A pid that
+            // is not this process's child is never entered: a stop would
+            // signal its process group.
+            guard let index = record.service, let owner = restored[Int(index)],
+                  ChildProcess.isChild(record.pid) else { continue }
             let sockets = record.held.compactMap { byDescriptor[Self.descriptor(atPlace: $0)] }
             for socket in sockets { stillHeld.insert(ObjectIdentifier(socket)) }
             let source = record.source.flatMap { restoreSource($0, of: owner, now: now) }
