@@ -384,3 +384,31 @@ extension UpgradeTests {
         #expect(exitCode(try daemon.stop()) == 0)
     }
 }
+
+extension UpgradeTests {
+    /// A client halfway through its PROXY header when the upgrade comes:
+    /// the new image goes on waiting for the rest (by the same deadline)
+    /// and serves it as the client the header names.
+    @Test func aPendingProxyHeaderIsHandedOver() throws {
+        let binary = try ReplaceableBinary()
+        let port = try freePort()
+        let script = binary.directory.write("report", ProxyTests.reporter)
+        let daemon = try RunningDaemon(
+            config: "127.0.0.1:\(port) stream tcp nowait,proxy,proxy-from=127.0.0.1,proxy-timeout=20 - /bin/sh sh \(script)\n",
+            binary: binary.path)
+        let client = try boundedClient(port)
+        defer { client.close() }
+        try client.send("PROXY TCP4 192.0.2.7 ")
+        daemon.signal(SIGUSR1)
+        try daemon.waitForLog("awaiting_headers=1")
+        daemon.signal(SIGUSR2)
+        try daemon.waitForLog("event=ready", times: 2)
+        #expect(daemon.log.contains("event=taken_over service=127.0.0.1:\(port)/tcp handlers=0 connections=1"),
+                "\(daemon.log)")
+        try client.send("198.51.100.2 40007 443\r\nafter the upgrade\n")
+        client.shutdownWrite()
+        let reply = try client.receiveAll()
+        #expect(reply.hasPrefix("TCP 192.0.2.7 40007 198.51.100.2 443 127.0.0.1 "), "\(reply)")
+        #expect(reply.hasSuffix("\nafter the upgrade\n"), "\(reply)")
+    }
+}
