@@ -24,10 +24,10 @@ int inetd_reexec(const char *path, char *const argv[], char *const envp[], const
         copies[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, base);
         if (copies[i] < 0) error = errno;
     }
+    // One call a target: EBADF says nothing is there to keep.
     for (int i = 0; i < count && !error; i++) {
-        if (fcntl(3 + i, F_GETFD) < 0) continue;
         saved[i] = fcntl(3 + i, F_DUPFD_CLOEXEC, base);
-        if (saved[i] < 0) error = errno;
+        if (saved[i] < 0 && errno != EBADF) error = errno;
     }
     int placed = 0;
     // dup2 leaves the target without FD_CLOEXEC: the new image gets these,

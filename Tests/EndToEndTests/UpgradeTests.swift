@@ -71,6 +71,7 @@ import Testing
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) \(Self.echoLine)\n", binary: binary.path)
         let gate = binary.directory.path + "/gate"
         binary.replace(with: "#!/bin/sh\nwhile [ ! -e \(gate) ]; do sleep 0.01; done\nexit 3\n")
+        defer { _ = FileManager.default.createFile(atPath: gate, contents: nil) }
         daemon.signal(SIGUSR2)
         try daemon.waitForLog("event=upgrade_checking")
         daemon.signal(SIGUSR2)
@@ -286,6 +287,8 @@ extension UpgradeTests {
 
             """)
         chmod(script, 0o755)
+        // A failed expectation must not leave the holder looping.
+        defer { _ = FileManager.default.createFile(atPath: gate, contents: nil) }
         let daemon = try RunningDaemon(config: "127.0.0.1:\(port) stream tcp wait - \(script) holder\n",
                                        binary: binary.path)
         let first = try ClientSocket.tcp("127.0.0.1", port)

@@ -180,8 +180,15 @@ extension Daemon {
         listener.fd = socket.fd
         listener.inherited = true
         listener.held = held
-        log.info("adopted", ("service", listener.state.label), ("name", socket.name), ("fd", "\(socket.fd.rawValue)"),
-                 ("address", listener.name))
+        // An upgrade passes every socket back to the same process: its
+        // `upgraded` line counts them, and one line each (a thousand with
+        // a thousand services) is for -d. A supervisor's sockets are each
+        // told.
+        if handedOver == nil || log.verbose {
+            log.write(handedOver == nil ? .info : .debug, "adopted",
+                      [("service", listener.state.label), ("name", socket.name), ("fd", "\(socket.fd.rawValue)"),
+                       ("address", listener.name)])
+        }
         let options = listener.state.entry.options
         if listener.endpoint.kind == .unix, options.mode != nil || listener.state.service.socketOwner != nil {
             log.warn("socket_file_untouched", ("service", listener.state.label), ("path", listener.endpoint.address.host),

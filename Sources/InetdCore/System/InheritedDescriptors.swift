@@ -26,13 +26,16 @@ public struct SocketFacts: Equatable, Sendable {
             let domain = try Socket.option(fd, level: SOL_SOCKET, name: SO_DOMAIN)
             var ipv6Only = false
             if domain == AF_INET6 { ipv6Only = try Socket.option(fd, level: CInt(IPPROTO_IPV6), name: IPV6_V6ONLY) != 0 }
+            let listening = try Socket.option(fd, level: SOL_SOCKET, name: SO_ACCEPTCONN) != 0
             return SocketFacts(
                 domain: domain,
                 type: try Socket.option(fd, level: SOL_SOCKET, name: SO_TYPE),
                 protocolNumber: try Socket.option(fd, level: SOL_SOCKET, name: SO_PROTOCOL),
                 address: try Socket.localAddress(fd),
-                listening: try Socket.option(fd, level: SOL_SOCKET, name: SO_ACCEPTCONN) != 0,
-                connected: Socket.hasPeer(fd),
+                listening: listening,
+                // A listening socket has no peer: one call fewer a socket
+                // when an upgrade passes a thousand.
+                connected: listening ? false : Socket.hasPeer(fd),
                 ipv6Only: ipv6Only)
         } catch {
             // ENOTSOCK, or a socket of a family getsockname cannot tell.
