@@ -17,6 +17,10 @@ final class StderrChannel {
     /// handler's exit reads the socket only then, so that an exit costs no
     /// system call when nothing was written.
     var readable = false
+    /// Handlers reaped while `readable` was false: a write each made after
+    /// the last read (in the same turn as its exit) is still queued, and its
+    /// unfinished line is logged once the queue has been read empty.
+    var reapedUnread: [pid_t] = []
     /// Lines read, and of them lines cut (SIGUSR1).
     var lines = 0
     var cutLines = 0
@@ -44,6 +48,9 @@ struct StderrChannels {
     /// more than a turn's worth, still bounded when others flood the channel.
     static let linesAtExit = 1024
     static let datagramsAtExit = 256
+    /// Handlers reaped before their last write was read, remembered per
+    /// channel (`StderrChannel.reapedUnread`); past this, an exit reads.
+    static let reapedUnreadLimit = 64
     /// The most of one write that is read: the tail of a longer one is lost
     /// (its line is marked cut).
     static let bufferSize = 64 * 1024
@@ -158,6 +165,8 @@ extension Daemon {
             do {
                 guard case .done(let datagram) = try channel.pair.peek(into: buffer) else {
                     channel.readable = false
+                    for pid in channel.reapedUnread { stderrLines.flush(pid: pid) { logStderrLine($0, $1, $2, $3) } }
+                    channel.reapedUnread.removeAll(keepingCapacity: true)
                     return
                 }
                 let count = min(datagram.count, buffer.count)
@@ -208,7 +217,15 @@ extension Daemon {
     /// closes with its service's last handler.
     func stderrAfterExit(of pid: pid_t, _ state: ServiceState) {
         guard let channel = state.stderrChannel else { return }
-        if channel.readable { readStderr(channel, lines: StderrChannels.linesAtExit, datagrams: StderrChannels.datagramsAtExit) }
+        if channel.readable {
+            readStderr(channel, lines: StderrChannels.linesAtExit, datagrams: StderrChannels.datagramsAtExit)
+        } else if channel.reapedUnread.count < StderrChannels.reapedUnreadLimit {
+            // Not read since epoll's report: its last write may have come
+            // after this turn's read. Remembered at no system call's cost.
+            channel.reapedUnread.append(pid)
+        } else {
+            readStderr(channel, lines: StderrChannels.linesAtExit, datagrams: StderrChannels.datagramsAtExit)
+        }
         stderrLines.flush(pid: pid) { logStderrLine($0, $1, $2, $3) }
         if channel.retired, children.active(state) == 0 { closeStderr(channel) }
     }
