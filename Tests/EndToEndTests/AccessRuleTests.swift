@@ -119,6 +119,9 @@ func tcpExchange(from source: String, to host: String, _ port: UInt16, timeout: 
         #expect(try deferred.receiveAll() == "served\n", "served when the window allows")
         let waited = Date().timeIntervalSince(started)
         #expect(waited > 1 && waited < 6, "the next start came about 3 s after the burst: \(waited) s")
+        // The line is written after the spawn, and read by the harness's
+        // thread: the client may have its reply first.
+        try daemon.waitForLog("event=connection ", times: 21)
         #expect(daemon.count("event=connection ") == 21)
     }
 
