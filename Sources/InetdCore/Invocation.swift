@@ -49,6 +49,32 @@ public struct Invocation: Equatable {
         public var description: String
     }
 
+    /// inetd's own command line (argv[0] first) for the image an upgrade
+    /// execs, less `--notify-fd`: the s6 descriptor was written and closed
+    /// at readiness, and is not written again (SPEC 5). Beside `parse`, so
+    /// that one file knows the options' syntax.
+    public static func argumentsForUpgrade(_ arguments: [String]) -> [String] {
+        var kept: [String] = []
+        var skipNext = false
+        var optionsEnded = false
+        for argument in arguments {
+            if skipNext {
+                skipNext = false
+                continue
+            }
+            if !optionsEnded {
+                if argument == "--" { optionsEnded = true }
+                if argument == "--notify-fd" {
+                    skipNext = true
+                    continue
+                }
+                if argument.hasPrefix("--notify-fd=") { continue }
+            }
+            kept.append(argument)
+        }
+        return kept
+    }
+
     public static func parse(_ arguments: [String]) -> Result<Invocation, UsageError> {
         var invocation = Invocation()
         var sawConfig = false

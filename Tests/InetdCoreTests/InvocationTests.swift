@@ -24,6 +24,19 @@ struct InvocationTests {
         #expect(i.configPath == "/etc/inetd.conf")
     }
 
+    @Test("an upgrade's command line: the same, less --notify-fd")
+    func argumentsForUpgrade() {
+        #expect(Invocation.argumentsForUpgrade(["/sbin/inetd", "-d", "--notify-fd", "3", "/etc/inetd.conf"])
+                == ["/sbin/inetd", "-d", "/etc/inetd.conf"])
+        #expect(Invocation.argumentsForUpgrade(["inetd", "--notify-fd=4", "-E"]) == ["inetd", "-E"])
+        #expect(Invocation.argumentsForUpgrade(["inetd", "--", "--notify-fd"]) == ["inetd", "--", "--notify-fd"],
+                "after --, a CONFIG of that name")
+        // What remains still parses to the same invocation, less the descriptor.
+        let kept = Invocation.argumentsForUpgrade(["inetd", "-d", "--notify-fd", "3", "c.conf"])
+        #expect(parsed(Array(kept.dropFirst()))?.configPath == "c.conf")
+        #expect(parsed(Array(kept.dropFirst()))?.notifyFD == nil)
+    }
+
     @Test("every flag")
     func flags() throws {
         #expect(parsed(["-d"])?.verbose == true)

@@ -61,12 +61,12 @@ extension Daemon {
 
     func open(_ connection: FileDescriptor, _ kind: BuiltinKind, _ state: ServiceState, source: SourceKey?) {
         let token = connections.reserve()
-        let builtin = BuiltinConnection(fd: connection, kind: kind, state: state, token: token,
-                                        now: monotonicMilliseconds())
+        let now = monotonicMilliseconds()
+        let builtin = BuiltinConnection(fd: connection, kind: kind, state: state, token: token, now: now)
         builtin.source = source
         do {
             try Socket.capBuffers(connection, bytes: Self.builtinSocketBuffer)
-            try epoll.add(connection, token: token.rawValue, events: builtin.interest)
+            try enterLoop(builtin, now: now)
         } catch {
             log.error("builtin_failed", ("service", state.label), ("error", "\(error)"))
             connection.close()
@@ -74,8 +74,15 @@ extension Daemon {
             releaseSource(source)
             return
         }
-        connections.insert(builtin)
-        deadlines.scheduleIfUnset(.idleConnections, at: monotonicMilliseconds() + 1000)
+    }
+
+    /// A connection the loop serves itself joins the epoll set and the
+    /// table, and the idle check runs while any is open. On failure nothing
+    /// is registered: the caller releases its token and closes it.
+    func enterLoop(_ connection: LoopConnection, now: Int64) throws(SystemError) {
+        try epoll.add(connection.fd, token: connection.token.rawValue, events: connection.interest)
+        connections.insert(connection)
+        deadlines.scheduleIfUnset(.idleConnections, at: now + 1000)
     }
 
     /// One wake-up of a built-in connection: its I/O (`BuiltinConnection`),

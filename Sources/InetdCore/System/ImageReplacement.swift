@@ -25,7 +25,7 @@ extension CurrentProcess {
             }
         }
         _ = try result.get()
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Where replacing the image failed.
@@ -54,25 +54,5 @@ extension CurrentProcess {
         }
         let failed: ImageReplacementStep = step == CInt(INETD_REEXEC_EXEC.rawValue) ? .exec : .place
         return (failed, SystemError(call: failed == .exec ? "execve" : "fcntl(F_DUPFD)", errno: code))
-    }
-}
-
-/// A NULL-terminated array of C strings, for exec.
-private struct CStringArray {
-    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-
-    init(_ strings: [String]) {
-        pointers = .allocate(capacity: strings.count + 1)
-        for (index, string) in strings.enumerated() { pointers[index] = strdup(string) }
-        pointers[strings.count] = nil
-    }
-
-    func free() {
-        var cursor = pointers
-        while let string = cursor.pointee {
-            Glibc.free(string)
-            cursor += 1
-        }
-        pointers.deallocate()
     }
 }

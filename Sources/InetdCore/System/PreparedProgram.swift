@@ -74,18 +74,14 @@ public enum SpawnError: Error, CustomStringConvertible {
 /// numeric ids as C data.
 final class PreparedProgram {
     private let path: UnsafeMutablePointer<CChar>
-    private let argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-    private let argc: Int
+    private let argv: CStringArray
     private let groups: UnsafeMutablePointer<gid_t>
     private let identity: Identity?
     private let environment: HandlerEnvironment
 
     init(path: String, arguments: [String], environment: HandlerEnvironment, identity: Identity?) {
         self.path = strdup(path)!
-        argc = arguments.count
-        argv = .allocate(capacity: argc + 1)
-        for (i, arg) in arguments.enumerated() { argv[i] = strdup(arg) }
-        argv[argc] = nil
+        argv = CStringArray(arguments)
         self.environment = environment
         self.identity = identity
         precondition(identity == nil || identity?.groups != nil, "supplementary groups not looked up")
@@ -96,8 +92,7 @@ final class PreparedProgram {
 
     deinit {
         free(path)
-        for i in 0..<argc { free(argv[i]) }
-        argv.deallocate()
+        argv.free()
         groups.deallocate()
     }
 
@@ -113,7 +108,7 @@ final class PreparedProgram {
         var step: CInt = 0
         let code = environment.with(variables) { envp, listenPID in
             var request = inetd_spawn_req(
-                path: path, argv: argv, envp: envp, envp_shared: CInt(environment.sharedCount),
+                path: path, argv: argv.pointers, envp: envp, envp_shared: CInt(environment.sharedCount),
                 fds: fds.baseAddress!, nfds: CInt(fds.count),
                 change_identity: identity == nil ? 0 : 1, uid: identity?.uid ?? 0, gid: identity?.gid ?? 0,
                 groups: groups, ngroups: CInt(identity?.groups?.count ?? 0),

@@ -52,14 +52,12 @@ extension Daemon {
         let pending = PendingHeader(fd: connection, listener: listener, token: token, balancer: peer, now: now,
                                     deadline: now + policy.timeoutMilliseconds)
         do {
-            try epoll.add(connection, token: token.rawValue, events: pending.interest)
+            try enterLoop(pending, now: now)
         } catch {
             connections.release(token)
             log.error("proxy_failed", ("service", state.label), ("error", "\(error)"))
             return false
         }
-        connections.insert(pending)
-        deadlines.scheduleIfUnset(.idleConnections, at: now + 1000)
         // The rest may have come between the peek and the registration,
         // and an edge-triggered registration reports only what comes after.
         readHeader(pending)

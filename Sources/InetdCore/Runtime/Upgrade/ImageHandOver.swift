@@ -32,37 +32,12 @@ extension Daemon {
         log.info("upgrade_exec", ("binary", binary), ("sockets", "\(handover.sockets)"),
                  ("handlers", "\(state.children.count)"), ("connections", "\(state.connections.count)"))
         log.flushSummaries()
-        let (step, error) = CurrentProcess.replaceImage(path: binary, arguments: Self.upgradeArguments(CommandLine.arguments),
+        let (step, error) = CurrentProcess.replaceImage(path: binary, arguments: Invocation.argumentsForUpgrade(CommandLine.arguments),
                                                         environment: environment, handing: handover.fds)
         stateFD.close()
         log.error("upgrade_failed", ("step", step == .exec ? "exec" : "descriptors"), ("error", "\(error)"),
                   ("action", "old image serving"))
         readiness.reloaded(status: statusForReady())
-    }
-
-    /// inetd's own arguments for the new image, less `--notify-fd`: the s6
-    /// descriptor was written and closed at readiness, and is not written
-    /// again (SPEC 5).
-    static func upgradeArguments(_ arguments: [String]) -> [String] {
-        var kept: [String] = []
-        var skipNext = false
-        var optionsEnded = false
-        for argument in arguments {
-            if skipNext {
-                skipNext = false
-                continue
-            }
-            if !optionsEnded {
-                if argument == "--" { optionsEnded = true }
-                if argument == "--notify-fd" {
-                    skipNext = true
-                    continue
-                }
-                if argument.hasPrefix("--notify-fd=") { continue }
-            }
-            kept.append(argument)
-        }
-        return kept
     }
 
     /// What the new image needs besides the descriptors, and the
@@ -136,7 +111,7 @@ extension Daemon {
     private static func record(of state: ServiceState) -> UpgradeState.ServiceRecord {
         let c = state.counters
         return UpgradeState.ServiceRecord(
-            endpoints: state.service.endpoints.map(\.upgradeKey).sorted(), accepted: Int64(state.accepted),
+            endpoints: state.service.upgradeKeys, accepted: Int64(state.accepted),
             spawned: Int64(state.spawned), execFailures: Int64(state.execFailures), atCap: Int64(c.atCap),
             overRate: Int64(c.overRate), denied: Int64(c.denied), overPerSource: Int64(c.overPerSource),
             overPerSourceRate: Int64(c.overPerSourceRate), proxyRefused: Int64(c.proxyRefused),
@@ -160,6 +135,11 @@ extension Endpoint {
     /// What names an endpoint across an upgrade: its socket type and its
     /// description (address, port or path, transport, family).
     var upgradeKey: String { "\(socketType) \(description)" }
+}
+
+extension Service {
+    /// A service's name across an upgrade: its endpoints' keys, sorted.
+    var upgradeKeys: [String] { endpoints.map(\.upgradeKey).sorted() }
 }
 
 /// The descriptors an upgrade passes, in LISTEN_FDS order, and their names.

@@ -8,8 +8,8 @@ struct HandedOver {
     /// held, left blocking, never polled until their holder exits.
     var held: Set<CInt>
     /// The connections the loop served and the ends of the services'
-    /// stderr pairs, by raw descriptor.
-    var connections: [CInt: FileDescriptor]
+    /// stderr pairs: the descriptors that are no sockets to adopt.
+    var descriptors: [CInt: FileDescriptor]
 }
 
 extension Daemon {
@@ -40,14 +40,14 @@ extension Daemon {
         }
         let wanted = Set(state.connections.map { Self.descriptor(atPlace: $0.place) }
                          + state.services.flatMap { $0.stderr.map(Self.descriptor(atPlace:)) })
-        var connections: [CInt: FileDescriptor] = [:]
+        var descriptors: [CInt: FileDescriptor] = [:]
         inherited.removeAll { socket in
             guard wanted.contains(socket.fd.rawValue) else { return false }
-            connections[socket.fd.rawValue] = socket.fd
+            descriptors[socket.fd.rawValue] = socket.fd
             return true
         }
         let held = Set(state.children.flatMap { $0.held.map(Self.descriptor(atPlace:)) })
-        return HandedOver(state: state, held: held, connections: connections)
+        return HandedOver(state: state, held: held, descriptors: descriptors)
     }
 
     /// After the first load adopted the sockets: each service's counters
@@ -60,9 +60,9 @@ extension Daemon {
         upgradeStartedAt = state.startedAt
         upgradesSoFar = state.upgrades
         var byEndpoints: [[String]: ServiceState] = [:]
-        for service in services { byEndpoints[service.service.endpoints.map(\.upgradeKey).sorted()] = service }
+        for service in services { byEndpoints[service.service.upgradeKeys] = service }
         let restored: [ServiceState?] = state.services.map { record in
-            let ends = record.stderr.compactMap { handedOver.connections[Self.descriptor(atPlace: $0)] }
+            let ends = record.stderr.compactMap { handedOver.descriptors[Self.descriptor(atPlace: $0)] }
             guard let service = byEndpoints[record.endpoints] else {
                 for end in ends { end.close() }
                 return nil
@@ -114,7 +114,7 @@ extension Daemon {
         }
         var served = 0
         for record in state.connections {
-            guard let fd = handedOver.connections[Self.descriptor(atPlace: record.place)] else { continue }
+            guard let fd = handedOver.descriptors[Self.descriptor(atPlace: record.place)] else { continue }
             guard let index = record.service, let owner = restored[Int(index)], restoreConnection(record, fd, owner, byDescriptor, now: now) else {
                 fd.close()
                 continue
@@ -185,13 +185,11 @@ extension Daemon {
                                        now: record.lastActivity, deadline: record.deadline ?? now)
         }
         do {
-            try epoll.add(fd, token: token.rawValue, events: connection.interest)
+            try enterLoop(connection, now: now)
         } catch {
             connections.release(token)
             return false
         }
-        connections.insert(connection)
-        deadlines.scheduleIfUnset(.idleConnections, at: now + 1000)
         if let pending = connection as? PendingHeader { readHeader(pending) }
         return true
     }
