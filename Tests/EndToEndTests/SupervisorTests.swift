@@ -113,7 +113,7 @@ import Testing
         #expect(try runProgram("/usr/bin/s6-svc", ["-h", service]).status == 0)
         try supervisor.waitFor("event=reloaded")
         #expect(try runProgram("/usr/bin/s6-svc", ["-d", service]).status == 0)
-        #expect(try runProgram("/usr/bin/s6-svwait", ["-D", "-t", "10000", service]).status == 0)
+        #expect(try runProgram("/usr/bin/s6-svwait", ["-D", "-t", "30000", service]).status == 0)
         let status = try runProgram("/usr/bin/s6-svstat", [service])
         #expect(status.stdout.hasPrefix("down (exitcode 0)"), "\(status)")
         #expect(supervisor.output.text.contains("event=stopped"))
@@ -143,9 +143,11 @@ import Testing
 
         #expect(try runProgram("/usr/bin/sv", ["hup", service]).status == 0)
         try supervisor.waitFor("event=reloaded")
-        let down = try runProgram("/usr/bin/sv", ["-w", "10", "down", service])
+        // Bounds of 30 s: an inetd built with AddressSanitizer runs its leak
+        // check after `stopped`, which took over 10 s once under CI's load.
+        let down = try runProgram("/usr/bin/sv", ["-w", "30", "down", service])
         #expect(down.status == 0, "\(down)")
-        try supervisor.waitUntil("the finish script") { FileManager.default.fileExists(atPath: finished) }
+        try supervisor.waitUntil("the finish script", timeout: 30) { FileManager.default.fileExists(atPath: finished) }
         try supervisor.waitUntil("its line") { (try? String(contentsOfFile: finished, encoding: .utf8))?.hasSuffix("\n") == true }
         #expect(try String(contentsOfFile: finished, encoding: .utf8) == "0 0\n", "run exited 0, not by a signal")
         #expect(supervisor.output.text.contains("event=stopped"))
@@ -246,7 +248,7 @@ final class Supervisor {
 
     /// The supervisor's exit code once it has exited (nil: killed).
     func waitForExit() throws -> CInt? {
-        let status = try EndToEndTests.waitForExit(pid, timeout: 10, "\(pid) did not exit:\n\(output.text)")
+        let status = try EndToEndTests.waitForExit(pid, timeout: 30, "\(pid) did not exit:\n\(output.text)")
         reaped = true
         return exitCode(status)
     }

@@ -20,7 +20,8 @@ struct Child {
 /// Every handler inetd started and has not reaped, and how many of each
 /// service run now (the count a concurrency cap reads; each child carries
 /// its source, which the per-source table counts, `SourceTable`). Only the
-/// spawn and reap paths change it.
+/// spawn and reap paths change it, and an upgrade's restore, which enters
+/// the handlers the last image started.
 struct ChildTable {
     private var byPID: [pid_t: Child] = [:]
     private var running: [ObjectIdentifier: Int] = [:]
