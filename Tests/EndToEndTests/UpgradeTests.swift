@@ -17,7 +17,11 @@ import Testing
             let canonical = realpath(directory.path, nil)!
             path = String(cString: canonical) + "/inetd"
             free(canonical)
-            try FileManager.default.copyItem(atPath: Binaries.inetd, toPath: path)
+            // Copied by cp, not in this process: a test that forks while
+            // this process holds the copy open for writing would make its
+            // exec fail with ETXTBSY until that child execs.
+            let copy = try runProgram("/bin/cp", [Binaries.inetd, path])
+            guard copy.status == 0 else { throw HarnessError("cp: \(copy)") }
         }
 
         /// Renames `contents` over the binary, mode `mode`.
