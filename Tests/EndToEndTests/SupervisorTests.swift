@@ -137,8 +137,15 @@ import Testing
         #expect(chmod(service + "/finish", 0o755) == 0)
         let port = try freePort()
         let config = dir.write("inetd.conf", "127.0.0.1:\(port) stream tcp nowait - internal daytime\n")
-        let supervisor = try Supervisor(["/usr/bin/runsv", service],
-                                        environment: ["INETD_BINARY": Binaries.inetd, "INETD_CONFIG": config])
+        var environment = ["INETD_BINARY": Binaries.inetd, "INETD_CONFIG": config]
+        // Under AddressSanitizer (bench/asan), the leak check an instrumented
+        // inetd runs at exit has hung under runsv in CI past `stopped`
+        // (runsv saw it alive 31 s later): it is left out here, the rest of
+        // the sanitizer stays.
+        if let options = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] {
+            environment["ASAN_OPTIONS"] = options + ":detect_leaks=0"
+        }
+        let supervisor = try Supervisor(["/usr/bin/runsv", service], environment: environment)
         try supervisor.waitUntil("inetd serves") { (try? tcpExchange("127.0.0.1", port))?.hasSuffix("\r\n") == true }
 
         #expect(try runProgram("/usr/bin/sv", ["hup", service]).status == 0)
